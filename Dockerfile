@@ -1,0 +1,25 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN useradd --system --create-home --home-dir /home/opendata opendata \
+    && install -d -o opendata -g opendata /var/lib/opendata
+
+WORKDIR /app
+# Only what the package is built from, so a local .venv, instance/ or .services/ never
+# enters the image (or even the build context BuildKit sends).
+COPY pyproject.toml setup.cfg ./
+COPY catalog catalog
+COPY harvesters harvesters
+COPY api api
+COPY portal portal
+RUN pip install .
+
+USER opendata
+ENV OPENDATA_INSTANCE_PATH=/var/lib/opendata
+VOLUME /var/lib/opendata
+EXPOSE 5000
+CMD ["opendata", "serve", "--port", "5000"]

@@ -1,0 +1,40 @@
+# The two commands: `make run` and `make test`. Everything else supports them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export PORT
+
+.PHONY: run test install lint services services-stop bench clean
+
+$(BIN)/opendata: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/opendata
+
+## Create the embedded database, storage and search, load the demo catalog, serve on $PORT.
+run: install
+	$(BIN)/opendata init
+	$(BIN)/opendata demo
+	$(BIN)/opendata serve --port $(PORT)
+
+## Lint, then the whole suite with branch coverage.
+test: install lint
+	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Start PostgreSQL (and, later, the other servers) for the tests; prints export lines.
+services:
+	scripts/services.sh start
+
+services-stop:
+	scripts/services.sh stop
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .coverage

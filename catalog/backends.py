@@ -1,0 +1,48 @@
+"""The backends chosen by settings, built once at start and shared by web, CLI and workers."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.db import create_database_engine, schema_status, session_factory
+from catalog.interfaces import ObjectStore
+from catalog.storage import object_store_from_settings
+
+
+@dataclass
+class Backends:
+    engine: Engine
+    sessions: sessionmaker[Session]
+    object_store: ObjectStore
+
+    @classmethod
+    def from_settings(cls, settings) -> "Backends":
+        engine = create_database_engine(settings.database_url)
+        return cls(
+            engine=engine,
+            sessions=session_factory(engine),
+            object_store=object_store_from_settings(settings),
+        )
+
+    def check(self) -> list[tuple[str, bool, str]]:
+        """(port, answers, detail) for each backend, without raising."""
+        results = []
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            current, head = schema_status(self.engine)
+            detail = f"{self.engine.url.render_as_string(hide_password=True)}, schema {current}"
+            if current != head:
+                detail += f" (code expects {head}: run `opendata init`)"
+            results.append(("database", current == head, detail))
+        except Exception as error:  # noqa: BLE001 - reported to the operator, not swallowed
+            results.append(("database", False, f"{type(error).__name__}: {error}"))
+        try:
+            results.append(("object store", True, self.object_store.check()))
+        except Exception as error:  # noqa: BLE001 - reported to the operator, not swallowed
+            results.append(("object store", False, f"{type(error).__name__}: {error}"))
+        return results
+
+    def dispose(self) -> None:
+        self.engine.dispose()

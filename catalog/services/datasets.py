@@ -1,0 +1,371 @@
+"""Datasets: find, show, create, update and withdraw, each through the access policy."""
+
+import re
+from dataclasses import dataclass, field, fields
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from catalog.errors import Conflict, Forbidden, InvalidInput, NotFound
+from catalog.filters import DATASET_FILTERS, FacetCount
+from catalog.models import Dataset, Department, License, Resource, Tag, Theme, utcnow
+from catalog.policy import Action, Actor, can_create_dataset, require, visible_clause
+from catalog.services.audit import dataset_snapshot, record_event
+from catalog.services.departments import SLUG_PATTERN
+from catalog.vocab import DatasetState, OpenType, ShareMethod, ShareType, UpdateFrequency
+
+MAX_PAGE_SIZE = 100
+SORTS = ("relevance", "modified", "title", "released")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True)
+class DatasetValues:
+    """Values to create a dataset with or to change; fields left UNSET are not touched."""
+
+    slug: str = UNSET
+    title: str = UNSET
+    title_en: str = UNSET
+    description: str = UNSET
+    description_en: str = UNSET
+    department: str = UNSET  # slug
+    themes: list[str] = UNSET  # slugs
+    tags: list[str] = UNSET
+    license: str | None = UNSET
+    resource_code: str | None = UNSET
+    provider: str = UNSET
+    provider_code: str = UNSET
+    open_type: str = UNSET
+    open_condition: str = UNSET
+    share_type: str = UNSET
+    share_condition: str = UNSET
+    share_method: str = UNSET
+    update_frequency: str = UNSET
+    release_date: date | None = UNSET
+    related_resource_codes: list[str] = UNSET
+    temporal_start: date | None = UNSET
+    temporal_end: date | None = UNSET
+    spatial: str = UNSET
+    contact_name: str = UNSET
+    contact_email: str = UNSET
+    contact_phone: str = UNSET
+    state: str = UNSET
+    version: str = UNSET
+    extras: dict[str, Any] = UNSET
+
+    def given(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) is not UNSET
+        }
+
+
+REQUIRED_ON_CREATE = ("slug", "title", "department", "open_type", "share_type")
+# Columns copied as they are; the others need a lookup (department, themes, tags, license).
+PLAIN_COLUMNS = frozenset(DatasetValues.__dataclass_fields__) - {
+    "department",
+    "themes",
+    "tags",
+    "license",
+}
+VOCABULARIES = {
+    "open_type": OpenType,
+    "share_type": ShareType,
+    "share_method": ShareMethod,
+    "update_frequency": UpdateFrequency,
+    "state": DatasetState,
+}
+
+
+@dataclass(frozen=True)
+class DatasetQuery:
+    q: str = ""
+    filters: dict[str, list[str]] = field(default_factory=dict)  # param -> accepted values
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass(frozen=True)
+class DatasetPage:
+    items: list[Dataset]
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, list[FacetCount]]
+
+
+def _dataset_options():
+    return (
+        selectinload(Dataset.department),
+        selectinload(Dataset.themes),
+        selectinload(Dataset.tags),
+        selectinload(Dataset.resources),
+        selectinload(Dataset.license),
+    )
+
+
+def _like(term: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
+
+
+def _text_clause(q: str) -> ColumnElement[bool] | None:
+    """Every whitespace-separated term must appear in a title, text, tag, department or file."""
+    terms = q.split()
+    if not terms:
+        return None
+    per_term = []
+    for term in terms:
+        pattern = _like(term)
+        per_term.append(
+            or_(
+                Dataset.title.like(pattern, escape="\\"),
+                Dataset.title_en.ilike(pattern, escape="\\"),
+                Dataset.description.like(pattern, escape="\\"),
+                Dataset.resource_code.like(pattern, escape="\\"),
+                Dataset.tags.any(Tag.name.like(pattern, escape="\\")),
+                Dataset.department.has(Department.name.like(pattern, escape="\\")),
+                Dataset.resources.any(Resource.name.like(pattern, escape="\\")),
+            )
+        )
+    return and_(*per_term)
+
+
+def search_datasets(session: Session, actor: Actor, query: DatasetQuery) -> DatasetPage:
+    """Datasets the actor may see that match the query, with facet counts over the same set."""
+    unknown = set(query.filters) - {f.param for f in DATASET_FILTERS}
+    if unknown:
+        raise InvalidInput({name: ["Unknown filter."] for name in sorted(unknown)})
+    if query.sort not in SORTS:
+        raise InvalidInput({"sort": [f"Use one of {', '.join(SORTS)}."]})
+    conditions = [visible_clause(actor, Dataset)]
+    text = _text_clause(query.q)
+    if text is not None:
+        conditions.append(text)
+    for dataset_filter in DATASET_FILTERS:
+        values = query.filters.get(dataset_filter.param)
+        if values:
+            conditions.append(dataset_filter.clause(values))
+    where = and_(*conditions)
+
+    per_page = max(1, min(query.per_page, MAX_PAGE_SIZE))
+    page = max(1, query.page)
+    total = session.scalar(select(func.count()).select_from(Dataset).where(where)) or 0
+    ordered = select(Dataset).where(where).options(*_dataset_options())
+    ordered = ordered.order_by(*_ordering(query), Dataset.id)
+    items = session.scalars(ordered.limit(per_page).offset((page - 1) * per_page)).all()
+    facets = {f.param: f.counts(session, where) for f in DATASET_FILTERS}
+    return DatasetPage(list(items), total, page, per_page, facets)
+
+
+def _ordering(query: DatasetQuery) -> list:
+    match query.sort:
+        case "title":
+            return [Dataset.title]
+        case "released":
+            return [Dataset.release_date.desc()]
+        case "relevance" if query.q.strip():
+            in_title = and_(*(Dataset.title.like(_like(t), escape="\\") for t in query.q.split()))
+            return [case((in_title, 0), else_=1), Dataset.modified_at.desc()]
+    return [Dataset.modified_at.desc()]
+
+
+def _load(session: Session, slug_or_id: str) -> Dataset:
+    dataset = session.scalar(
+        select(Dataset)
+        .where((Dataset.slug == slug_or_id) | (Dataset.id == slug_or_id))
+        .options(*_dataset_options())
+    )
+    if dataset is None:
+        raise NotFound("Dataset not found.")
+    return dataset
+
+
+def get_dataset(session: Session, actor: Actor, slug_or_id: str) -> Dataset:
+    """The dataset, or NotFound if it does not exist or the actor may not see it."""
+    dataset = _load(session, slug_or_id)
+    require(actor, Action.VIEW, dataset)
+    return dataset
+
+
+def create_dataset(session: Session, actor: Actor, values: DatasetValues) -> Dataset:
+    given = values.given()
+    errors = {
+        name: ["This field is required."] for name in REQUIRED_ON_CREATE if not given.get(name)
+    }
+    if errors:
+        raise InvalidInput(errors)
+    department = _department(session, given["department"])
+    if not can_create_dataset(actor, department.id):
+        raise Forbidden("Only editors and admins of a department may create its datasets.")
+    dataset = Dataset()
+    _apply(session, dataset, given)
+    dataset.department = department
+    session.add(dataset)
+    session.flush()
+    record_event(
+        session, actor, "dataset.create", "dataset", dataset.id, None, dataset_snapshot(dataset)
+    )
+    session.commit()
+    return dataset
+
+
+def update_dataset(
+    session: Session,
+    actor: Actor,
+    slug_or_id: str,
+    values: DatasetValues,
+    expected_revision: int | None = None,
+) -> Dataset:
+    """Change the given fields; moving a dataset to another department needs rights in both."""
+    dataset = _load(session, slug_or_id)
+    require(actor, Action.EDIT, dataset)
+    if expected_revision is not None and expected_revision != dataset.revision:
+        raise Conflict("The dataset changed since you read it; reload and try again.")
+    before = dataset_snapshot(dataset)
+    given = values.given()
+    if "department" in given:
+        department = _department(session, given["department"])
+        if not can_create_dataset(actor, department.id):
+            raise Forbidden("You may not move datasets into that department.")
+        dataset.department = department
+    _apply(session, dataset, given)
+    after = dataset_snapshot(dataset)
+    if after == before:
+        return dataset
+    dataset.revision += 1
+    dataset.modified_at = utcnow()
+    record_event(session, actor, "dataset.update", "dataset", dataset.id, before, after)
+    session.commit()
+    return dataset
+
+
+def withdraw_dataset(session: Session, actor: Actor, slug_or_id: str) -> Dataset:
+    """Withdraw (撤回) a dataset: it leaves the public catalog but its history stays."""
+    dataset = _load(session, slug_or_id)
+    require(actor, Action.DELETE, dataset)
+    if dataset.state == DatasetState.WITHDRAWN:
+        return dataset
+    before = dataset_snapshot(dataset)
+    dataset.state = DatasetState.WITHDRAWN.value
+    dataset.revision += 1
+    dataset.modified_at = utcnow()
+    record_event(
+        session, actor, "dataset.withdraw", "dataset", dataset.id, before, dataset_snapshot(dataset)
+    )
+    session.commit()
+    return dataset
+
+
+def delete_dataset(session: Session, actor: Actor, slug_or_id: str) -> None:
+    """Delete a dataset for good (its audit trail stays)."""
+    dataset = _load(session, slug_or_id)
+    require(actor, Action.DELETE, dataset)
+    record_event(
+        session, actor, "dataset.delete", "dataset", dataset.id, dataset_snapshot(dataset), None
+    )
+    session.delete(dataset)
+    session.commit()
+
+
+def _department(session: Session, slug: str) -> Department:
+    department = session.scalar(select(Department).where(Department.slug == slug))
+    if department is None:
+        raise InvalidInput({"department": [f"No department {slug!r}."]})
+    return department
+
+
+def _apply(session: Session, dataset: Dataset, given: dict[str, Any]) -> None:
+    """Validate the given values against the catalog and set them; raise with every error."""
+    with session.no_autoflush:
+        _validate(session, dataset, given)
+    for name in PLAIN_COLUMNS & given.keys():
+        setattr(dataset, name, given[name])
+    if "license" in given:
+        dataset.license = given["license"]
+    if "themes" in given:
+        dataset.themes = given["themes"]
+    if "tags" in given:
+        dataset.tags = _tags(session, given["tags"])
+
+
+def _validate(session: Session, dataset: Dataset, given: dict[str, Any]) -> None:
+    """Check the given values, replacing codes and slugs by what they name; raise on errors."""
+    errors: dict[str, list[str]] = {}
+    for name, vocabulary in VOCABULARIES.items():
+        if name in given:
+            try:
+                given[name] = vocabulary.from_code_or_label(given[name]).value
+            except ValueError as error:
+                errors[name] = [str(error)]
+    if "slug" in given:
+        slug = given["slug"]
+        if not SLUG_PATTERN.match(slug or ""):
+            errors["slug"] = ["Use 1-100 lower-case letters, digits and '-'."]
+        elif session.scalar(
+            select(Dataset.id).where(Dataset.slug == slug, Dataset.id != dataset.id)
+        ):
+            errors["slug"] = [f"The slug {slug!r} is taken."]
+    if "title" in given and not (given["title"] or "").strip():
+        errors["title"] = ["A dataset needs a title."]
+    if given.get("resource_code") and session.scalar(
+        select(Dataset.id).where(
+            Dataset.resource_code == given["resource_code"], Dataset.id != dataset.id
+        )
+    ):
+        errors["resource_code"] = ["Another dataset has this resource code."]
+    start = given.get("temporal_start", dataset.temporal_start)
+    end = given.get("temporal_end", dataset.temporal_end)
+    if start and end and end < start:
+        errors["temporal_end"] = ["The end of the time covered comes before its start."]
+    if given.get("license"):
+        license_row = session.get(License, given["license"])
+        if license_row is None:
+            errors["license"] = [f"Unknown licence {given['license']!r}."]
+        given["license"] = license_row
+    if "themes" in given:
+        themes = list(session.scalars(select(Theme).where(Theme.slug.in_(given["themes"]))))
+        missing = set(given["themes"]) - {t.slug for t in themes}
+        if missing:
+            errors["themes"] = [f"Unknown themes: {', '.join(sorted(missing))}."]
+        given["themes"] = themes
+    if errors:
+        session.rollback()
+        raise InvalidInput(errors)
+
+
+def _tags(session: Session, names: list[str]) -> list[Tag]:
+    wanted = sorted({name.strip() for name in names if name.strip()})
+    existing = {t.name: t for t in session.scalars(select(Tag).where(Tag.name.in_(wanted)))}
+    return [existing.get(name) or Tag(name=name) for name in wanted]
+
+
+@dataclass(frozen=True)
+class CatalogStatistics:
+    departments: int
+    datasets: int
+    resources: int
+    records: int  # rows of the tabular resources of those datasets
+
+
+def catalog_statistics(session: Session, actor: Actor) -> CatalogStatistics:
+    """Counts over what the actor may see (the home page's figures)."""
+    visible = visible_clause(actor, Dataset)
+    datasets = session.scalar(select(func.count()).select_from(Dataset).where(visible)) or 0
+    resources, records = session.execute(
+        select(func.count(Resource.id), func.coalesce(func.sum(Resource.row_count), 0))
+        .join(Dataset)
+        .where(visible)
+    ).one()
+    departments = session.scalar(select(func.count()).select_from(Department)) or 0
+    return CatalogStatistics(departments, datasets, resources, int(records))

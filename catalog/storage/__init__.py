@@ -1,0 +1,17 @@
+"""Object store backends, chosen by the scheme of ``OPENDATA_STORAGE_URL``."""
+
+from urllib.parse import urlsplit
+
+from catalog.interfaces import ObjectStore
+from catalog.storage.local import LocalObjectStore
+
+BACKENDS = {"file": LocalObjectStore}
+
+
+def object_store_from_settings(settings) -> ObjectStore:
+    scheme = urlsplit(settings.storage_url).scheme
+    if scheme not in BACKENDS:
+        raise ValueError(
+            f"OPENDATA_STORAGE_URL: no object store for {scheme!r}; use one of {sorted(BACKENDS)}"
+        )
+    return BACKENDS[scheme].from_settings(settings)

@@ -1,0 +1,1 @@
+"""The portal: the Flask app factory, settings, the ``opendata`` CLI and the pages."""

@@ -1,0 +1,41 @@
+"""The Flask app factory: settings in, backends built once, API and pages registered."""
+
+from pathlib import Path
+
+from flask import Flask
+
+import api
+from api.context import close_db
+from catalog.backends import Backends
+from portal.settings import Settings
+
+STATIC_FOLDER = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(settings: Settings | None = None, backends: Backends | None = None) -> Flask:
+    settings = settings or Settings.load()
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path),
+        static_folder=str(STATIC_FOLDER),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_AS_ASCII=False,
+        TESTING=settings.testing,
+        DEBUG=settings.debug,
+    )
+    app.json.ensure_ascii = False
+    app.extensions["opendata.settings"] = settings
+    app.extensions["opendata"] = backends or Backends.from_settings(settings)
+    app.teardown_appcontext(close_db)
+
+    api.init_app(app)
+    from portal import views
+
+    views.init_app(app)
+    return app

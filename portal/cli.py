@@ -1,0 +1,215 @@
+"""The ``opendata`` command: set up, load the demo, serve, manage tokens, check backends."""
+
+import sys
+from datetime import timedelta
+
+import click
+
+from catalog.backends import Backends
+from catalog.db import upgrade_database
+from catalog.errors import CatalogError
+from catalog.policy import Actor
+from catalog.services import users
+from catalog.services.departments import ensure_licenses
+from catalog.vocab import Role, TokenScope
+from portal.settings import DECLARED, Settings, SettingsError
+
+# What the command line acts as: the operator at the machine, with every right.
+OPERATOR = Actor(name="cli", sysadmin=True)
+
+
+class Context:
+    """Settings and backends, built on first use so `--help` needs neither."""
+
+    def __init__(self):
+        self._settings: Settings | None = None
+        self._backends: Backends | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = Settings.load()
+            except SettingsError as error:
+                raise click.ClickException(f"bad setting: {error}") from error
+        return self._settings
+
+    @property
+    def backends(self) -> Backends:
+        if self._backends is None:
+            self._backends = Backends.from_settings(self.settings)
+        return self._backends
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group(
+    epilog="Settings come from OPENDATA_* environment variables; `opendata check` lists them."
+)
+def main() -> None:
+    """禅城区政府数据开放平台: the open-data portal's command line."""
+
+
+def _initialise(context: Context) -> None:
+    context.settings.instance_path.mkdir(parents=True, exist_ok=True)
+    upgrade_database(context.backends.engine)
+    with context.backends.sessions() as session:
+        ensure_licenses(session)
+        session.commit()
+    context.backends.object_store.check()
+
+
+@main.command()
+@pass_context
+def init(context: Context) -> None:
+    """Create or upgrade the database, object store and instance folder (idempotent)."""
+    _initialise(context)
+    click.echo(f"Ready: instance folder {context.settings.instance_path}")
+
+
+@main.command()
+@pass_context
+def demo(context: Context) -> None:
+    """Load the demo catalog: 23 departments, about 300 datasets, files. Running it again
+    changes nothing."""
+    from catalog.demo.loader import load_demo
+
+    _initialise(context)
+    with context.backends.sessions() as session:
+        report = load_demo(session, context.backends.object_store, OPERATOR, progress=click.echo)
+    click.echo(report.summary())
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, envvar="PORT", type=int)
+@click.option("--threads", default=8, show_default=True, help="Worker threads of the server.")
+@click.option("--debug", is_flag=True, help="Flask's reloading development server instead.")
+@pass_context
+def serve(context: Context, host: str, port: int, threads: int, debug: bool) -> None:
+    """Serve the portal (waitress, a production WSGI server)."""
+    from portal.app import create_app
+
+    app = create_app(context.settings, context.backends)
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    from waitress import serve as waitress_serve
+
+    click.echo(f"Serving {context.settings.site_name} on http://{host}:{port}/")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="opendata")
+
+
+@main.group()
+def user() -> None:
+    """Manage users and their department roles."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--display-name", default="")
+@click.option("--email", default="")
+@click.option("--sysadmin", is_flag=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@pass_context
+def user_create(context, name, display_name, email, sysadmin, password) -> None:
+    """Create a user who can log in to the portal."""
+    with context.backends.sessions() as session:
+        _run(
+            users.create_user,
+            session,
+            OPERATOR,
+            name,
+            display_name=display_name,
+            email=email,
+            password=password,
+            sysadmin=sysadmin,
+        )
+    click.echo(f"Created user {name}.")
+
+
+@user.command("set-role")
+@click.argument("name")
+@click.option("--department", required=True, help="Department slug.")
+@click.option("--role", type=click.Choice(Role.codes()), required=True)
+@pass_context
+def user_set_role(context, name, department, role) -> None:
+    """Make a user a member, editor or admin of a department."""
+    from catalog.services.departments import get_department
+
+    with context.backends.sessions() as session:
+        account = _run(users.get_user, session, name)
+        department_row = _run(get_department, session, department)
+        users.set_membership(session, OPERATOR, account, department_row, Role(role))
+    click.echo(f"{name} is now {role} of {department}.")
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.option("--user", "user_name", required=True, help="The user the token acts as.")
+@click.option("--name", default="", help="A note to tell tokens apart.")
+@click.option(
+    "--scope",
+    "scopes",
+    type=click.Choice(TokenScope.codes()),
+    multiple=True,
+    default=("read", "write"),
+    show_default=True,
+)
+@click.option("--expires-days", type=click.IntRange(min=1), help="Expire after this many days.")
+@pass_context
+def token_create(context, user_name, name, scopes, expires_days) -> None:
+    """Create an API token and print it once; only its hash is kept."""
+    with context.backends.sessions() as session:
+        account = _run(users.get_user, session, user_name)
+        _row, text = users.create_token(
+            session,
+            OPERATOR,
+            account,
+            name=name,
+            scopes=frozenset(TokenScope(s) for s in scopes),
+            expires_in=timedelta(days=expires_days) if expires_days else None,
+        )
+    click.echo(text)
+
+
+@main.command()
+@pass_context
+def check(context: Context) -> None:
+    """Show the settings and whether each backend answers; exit 1 if one does not."""
+    click.echo("Settings:")
+    for name, value in context.settings.describe():
+        click.echo(f"  {name:<18} {value}")
+    click.echo("Backends:")
+    failed = False
+    for port, answers, detail in context.backends.check():
+        mark = click.style("ok", fg="green") if answers else click.style("FAILED", fg="red")
+        click.echo(f"  {port:<14} {mark}  {detail}")
+        failed = failed or not answers
+    if failed:
+        sys.exit(1)
+
+
+@main.command("settings")
+def list_settings() -> None:
+    """List every setting, its environment variable and what it does."""
+    for setting in DECLARED:
+        click.echo(f"OPENDATA_{setting.name.upper()}\n    {setting.description}")
+    click.echo("OPENDATA_INSTANCE_PATH\n    Folder for the embedded database, files and search.")
+
+
+def _run(service, *args, **kwargs):
+    """Call a service; turn its refusal into a clear CLI error and a non-zero exit."""
+    try:
+        return service(*args, **kwargs)
+    except CatalogError as error:
+        details = "; ".join(
+            f"{field}: {' '.join(messages)}"
+            for field, messages in getattr(error, "fields", {}).items()
+        )
+        raise click.ClickException(f"{error.message} {details}".strip()) from error

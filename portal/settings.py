@@ -1,0 +1,199 @@
+"""Settings: one declared list of keys, read from ``OPENDATA_*`` environment variables, an
+optional ``opendata.toml`` in the instance folder, and defaults, in that order of precedence.
+"""
+
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "OPENDATA_"
+CONFIG_FILE = "opendata.toml"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+
+
+class SettingsError(ValueError):
+    """A setting has a value the portal cannot use; the message says which and why."""
+
+
+def _url_with_scheme(*schemes: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in schemes:
+            raise ValueError(f"{value!r} has scheme {scheme!r}; use one of: {', '.join(schemes)}")
+        return value
+
+    return parse
+
+
+def _positive_int(value: str | int) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"{value!r} is not a positive number")
+    return number
+
+
+def _boolean(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not a yes/no value")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[Any], Any]
+    default: Callable[[Path], Any]  # from the instance folder
+    description: str
+
+
+DECLARED: tuple[Setting, ...] = (
+    Setting(
+        "database_url",
+        _url_with_scheme("sqlite", "postgresql", "postgresql+psycopg"),
+        lambda instance: f"sqlite:///{instance / 'catalog.db'}",
+        "Catalog database: sqlite:///path (embedded) or postgresql+psycopg://user:pw@host/db.",
+    ),
+    Setting(
+        "storage_url",
+        _url_with_scheme("file", "s3"),
+        lambda instance: (instance / "objects").as_uri(),
+        "Object store: file:///folder (embedded) or s3://bucket.",
+    ),
+    Setting(
+        "search_url",
+        _url_with_scheme(
+            "sqlite",
+            "opensearch+http",
+            "opensearch+https",
+            "elasticsearch+http",
+            "elasticsearch+https",
+        ),
+        lambda instance: f"sqlite:///{instance / 'search.db'}",
+        "Search engine: sqlite:///path (embedded), opensearch+http://host:9200 or "
+        "elasticsearch+http://host:9200.",
+    ),
+    Setting(
+        "queue_url",
+        _url_with_scheme("sqlite", "redis", "rediss"),
+        lambda instance: f"sqlite:///{instance / 'queue.db'}",
+        "Job queue: sqlite:///path (embedded) or redis://host:6379/0.",
+    ),
+    Setting(
+        "secret_key",
+        str,
+        lambda instance: _generated_secret_key(instance),
+        "Signs sessions and CSRF tokens. Generated into the instance folder when absent.",
+    ),
+    Setting(
+        "max_upload_bytes",
+        _positive_int,
+        lambda instance: 2 * 1024**3,
+        "Largest file a steward may upload, in bytes.",
+    ),
+    Setting(
+        "site_name",
+        str,
+        lambda instance: "禅城区政府数据开放平台",
+        "The portal's name on its pages.",
+    ),
+    Setting(
+        "debug",
+        _boolean,
+        lambda instance: False,
+        "Show tracebacks and reload on change (never in production).",
+    ),
+)
+
+
+def _generated_secret_key(instance: Path) -> str:
+    path = instance / SECRET_KEY_FILE
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        # Created readable by the owner only, and never under version control.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_path: Path
+    database_url: str
+    storage_url: str
+    search_url: str
+    queue_url: str
+    secret_key: str
+    max_upload_bytes: int
+    site_name: str
+    debug: bool
+    testing: bool = False
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str] = os.environ,
+        overrides: Mapping[str, Any] | None = None,
+        testing: bool = False,
+    ) -> "Settings":
+        """Read the settings; raise SettingsError naming the first bad value."""
+        overrides = overrides or {}
+        instance = Path(
+            overrides.get("instance_path")
+            or environ.get(ENV_PREFIX + "INSTANCE_PATH")
+            or Path.cwd() / "instance"
+        ).resolve()
+        from_file = _read_config_file(instance / CONFIG_FILE)
+        values: dict[str, Any] = {}
+        for setting in DECLARED:
+            env_name = ENV_PREFIX + setting.name.upper()
+            if setting.name in overrides:
+                raw, origin = overrides[setting.name], "override"
+            elif env_name in environ:
+                raw, origin = environ[env_name], f"environment variable {env_name}"
+            elif setting.name in from_file:
+                raw, origin = from_file[setting.name], f"{instance / CONFIG_FILE}"
+            else:
+                values[setting.name] = setting.default(instance)
+                continue
+            try:
+                values[setting.name] = setting.parse(raw)
+            except (TypeError, ValueError) as error:
+                raise SettingsError(f"{env_name} (from {origin}): {error}") from error
+        unknown = set(from_file) - {s.name for s in DECLARED}
+        if unknown:
+            raise SettingsError(f"{instance / CONFIG_FILE}: unknown settings {sorted(unknown)}")
+        return cls(instance_path=instance, testing=testing, **values)
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(name, value) pairs to show an operator, with secrets and passwords hidden."""
+        shown = []
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name == "secret_key":
+                value = "(set)"
+            elif isinstance(value, str) and "@" in value:
+                parts = urlsplit(value)
+                if parts.password:
+                    value = value.replace(f":{parts.password}@", ":***@")
+            shown.append((field.name, str(value)))
+        return shown
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as source:
+            return tomllib.load(source)
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: {error}") from error

@@ -1,0 +1,103 @@
+"""Shared fixtures: the catalog database on every reachable backend, the app and its client.
+
+The catalog tests run on SQLite always and on PostgreSQL when OPENDATA_TEST_DATABASE_URL
+names one (``scripts/services.sh start`` provides it; CI always does).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from catalog.backends import Backends
+from catalog.db import create_database_engine, session_factory, upgrade_database
+from catalog.models import Base
+from catalog.services.departments import ensure_licenses
+from catalog.storage.local import LocalObjectStore
+from portal.settings import Settings
+
+POSTGRES_URL = os.environ.get("OPENDATA_TEST_DATABASE_URL")
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _fresh_postgres_engine(url: str):
+    engine = create_database_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    return engine
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(
+                not POSTGRES_URL,
+                reason="OPENDATA_TEST_DATABASE_URL is not set (run scripts/services.sh start)",
+            ),
+        ),
+    ],
+)
+def database_engine(request, tmp_path_factory):
+    """A migrated catalog database per backend, shared by the session's tests."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "catalog.db"
+        engine = create_database_engine(f"sqlite:///{path}")
+    else:
+        engine = _fresh_postgres_engine(POSTGRES_URL)
+    upgrade_database(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def backends(database_engine, tmp_path):
+    """Backends on an emptied database and a fresh object store folder, for one test."""
+    with database_engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    sessions = session_factory(database_engine)
+    with sessions() as session:
+        ensure_licenses(session)
+        session.commit()
+    return Backends(
+        engine=database_engine,
+        sessions=sessions,
+        object_store=LocalObjectStore(tmp_path / "objects"),
+    )
+
+
+@pytest.fixture
+def session(backends):
+    with backends.sessions() as db_session:
+        yield db_session
+
+
+@pytest.fixture
+def settings(tmp_path, database_engine):
+    return Settings.load(
+        environ={},
+        overrides={
+            "instance_path": str(tmp_path / "instance"),
+            "database_url": database_engine.url.render_as_string(hide_password=False),
+            "storage_url": (tmp_path / "objects").as_uri(),
+            "secret_key": "test-secret-key",
+        },
+        testing=True,
+    )
+
+
+@pytest.fixture
+def app(settings, backends):
+    from portal.app import create_app
+
+    return create_app(settings, backends)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

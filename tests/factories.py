@@ -1,0 +1,104 @@
+"""Test data made through the real services, so it is always valid catalog data."""
+
+import itertools
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from catalog.models import Dataset, Department, User
+from catalog.policy import Actor
+from catalog.services import users
+from catalog.services.datasets import DatasetValues, create_dataset
+from catalog.services.departments import DepartmentValues, create_department
+from catalog.services.grants import create_grant
+from catalog.vocab import Role, TokenScope
+
+SYSTEM = Actor(name="tests", sysadmin=True)
+_numbers = itertools.count(1)
+
+
+def make_department(session: Session, slug: str | None = None, name: str = "") -> Department:
+    number = next(_numbers)
+    slug = slug or f"dept-{number}"
+    return create_department(
+        session,
+        SYSTEM,
+        DepartmentValues(
+            slug=slug,
+            name=name or f"测试部门{number}",
+            code=f"11440604TEST{number:06d}",
+        ),
+    )
+
+
+def make_user(
+    session: Session,
+    name: str | None = None,
+    department: Department | None = None,
+    role: Role = Role.MEMBER,
+    sysadmin: bool = False,
+    password: str | None = None,
+) -> User:
+    user = users.create_user(
+        session, SYSTEM, name or f"user-{next(_numbers)}", sysadmin=sysadmin, password=password
+    )
+    if department is not None:
+        users.set_membership(session, SYSTEM, user, department, role)
+    return user
+
+
+def make_dataset(
+    session: Session,
+    department: Department,
+    slug: str | None = None,
+    title: str | None = None,
+    open_type: str = "unconditional",
+    share_type: str = "unconditional",
+    state: str = "published",
+    **values,
+) -> Dataset:
+    number = next(_numbers)
+    return create_dataset(
+        session,
+        SYSTEM,
+        DatasetValues(
+            slug=slug or f"dataset-{number}",
+            title=title or f"测试数据集{number}",
+            department=department.slug,
+            open_type=open_type,
+            share_type=share_type,
+            state=state,
+            **values,
+        ),
+    )
+
+
+def grant_to_user(session: Session, dataset: Dataset, user: User, days: float = 30):
+    return create_grant(
+        session, SYSTEM, dataset.slug, user=user.name, expires_at=_in(days)
+    )
+
+
+def grant_to_department(session: Session, dataset: Dataset, department: Department, days=30):
+    return create_grant(
+        session, SYSTEM, dataset.slug, department=department.slug, expires_at=_in(days)
+    )
+
+
+def _in(days: float):
+    from catalog.models import utcnow
+
+    return utcnow() + timedelta(days=days)
+
+
+def token_for(
+    session: Session,
+    user: User,
+    scopes: frozenset[TokenScope] = frozenset({TokenScope.READ, TokenScope.WRITE}),
+) -> str:
+    _row, text = users.create_token(session, SYSTEM, user, scopes=scopes)
+    return text
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,34 @@
+from tests.factories import bearer, make_dataset, make_department, make_user, token_for
+
+
+def test_dataset_roundtrip_through_api(client, session):
+    department = make_department(session, slug="edu", name="佛山市禅城区教育局")
+    steward = make_user(session, department=department, role="editor")
+    token = token_for(session, steward)
+    make_dataset(session, department, slug="schools", title="禅城区中小学校名录")
+
+    listing = client.get("/api/v1/datasets?q=学校").get_json()
+    assert listing["total"] == 1
+    assert listing["items"][0]["title"] == "禅城区中小学校名录"
+
+    created = client.post(
+        "/api/v1/datasets",
+        json={
+            "slug": "kindergartens",
+            "title": "禅城区幼儿园名录",
+            "department": "edu",
+            "open_type": "有条件开放",
+            "share_type": "unconditional",
+            "state": "published",
+        },
+        headers=bearer(token),
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["open_type"] == "conditional"
+
+    shown = client.get("/api/v1/datasets/kindergartens")
+    assert shown.status_code == 200
+    assert shown.headers["ETag"]
+    assert client.get(
+        "/api/v1/datasets/kindergartens", headers={"If-None-Match": shown.headers["ETag"]}
+    ).status_code == 304
