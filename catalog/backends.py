@@ -6,7 +6,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.db import create_database_engine, schema_status, session_factory
-from catalog.interfaces import ObjectStore
+from catalog.interfaces import CatalogIndex, ObjectStore
+from catalog.search import catalog_index_from_settings
 from catalog.storage import object_store_from_settings
 
 
@@ -15,6 +16,7 @@ class Backends:
     engine: Engine
     sessions: sessionmaker[Session]
     object_store: ObjectStore
+    catalog_index: CatalogIndex
 
     @classmethod
     def from_settings(cls, settings) -> "Backends":
@@ -23,6 +25,7 @@ class Backends:
             engine=engine,
             sessions=session_factory(engine),
             object_store=object_store_from_settings(settings),
+            catalog_index=catalog_index_from_settings(settings),
         )
 
     def check(self) -> list[tuple[str, bool, str]]:
@@ -38,10 +41,11 @@ class Backends:
             results.append(("database", current == head, detail))
         except Exception as error:  # noqa: BLE001 - reported to the operator, not swallowed
             results.append(("database", False, f"{type(error).__name__}: {error}"))
-        try:
-            results.append(("object store", True, self.object_store.check()))
-        except Exception as error:  # noqa: BLE001 - reported to the operator, not swallowed
-            results.append(("object store", False, f"{type(error).__name__}: {error}"))
+        for port, backend in (("object store", self.object_store), ("search", self.catalog_index)):
+            try:
+                results.append((port, True, backend.check()))
+            except Exception as error:  # noqa: BLE001 - reported to the operator, not swallowed
+                results.append((port, False, f"{type(error).__name__}: {error}"))
         return results
 
     def dispose(self) -> None:

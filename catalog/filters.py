@@ -33,7 +33,8 @@ class DatasetFilter:
 
     param: str  # the query parameter, e.g. ?department=edu
     label: str  # its Chinese name on pages
-    value: ColumnElement  # the attribute filtered on and counted
+    field: str  # the search document's field it filters and counts
+    value: ColumnElement  # the catalog column holding the value
     title: ColumnElement | None = None  # a column naming each value, if any
     vocabulary: type[LabelledEnum] | None = None  # or the vocabulary that labels it
     joins: Callable[[Select], Select] = _direct  # from Dataset to the value's table
@@ -55,6 +56,13 @@ class DatasetFilter:
         ).all()
         return [FacetCount(value, self._label(value, label), n) for value, label, n in rows]
 
+    def value_labels(self, session: Session, values: list[str]) -> dict[str, str]:
+        """Display names of the given values (a department's name for its slug)."""
+        if self.vocabulary is not None or self.title is None:
+            return {value: self._label(value, value) for value in values}
+        rows = session.execute(select(self.value, self.title).where(self.value.in_(values)))
+        return dict(rows.all())
+
     def _label(self, value: str, title: str) -> str:
         if self.vocabulary is not None:
             try:
@@ -68,6 +76,7 @@ DATASET_FILTERS: tuple[DatasetFilter, ...] = (
     DatasetFilter(
         "department",
         "部门",
+        "department",
         Department.slug,
         title=Department.name,
         joins=lambda q: q.select_from(Dataset).join(Department),
@@ -75,6 +84,7 @@ DATASET_FILTERS: tuple[DatasetFilter, ...] = (
     DatasetFilter(
         "theme",
         "主题",
+        "themes",
         Theme.slug,
         title=Theme.name,
         joins=lambda q: q.select_from(Dataset).join(dataset_themes_table).join(Theme),
@@ -82,26 +92,33 @@ DATASET_FILTERS: tuple[DatasetFilter, ...] = (
     DatasetFilter(
         "tag",
         "标签",
+        "tags",
         Tag.name,
         joins=lambda q: q.select_from(Dataset).join(dataset_tags_table).join(Tag),
     ),
     DatasetFilter(
         "format",
         "格式",
+        "formats",
         Resource.format,
         joins=lambda q: q.select_from(Dataset).join(Resource),
     ),
     DatasetFilter(
         "license",
         "许可协议",
+        "license",
         License.id,
         title=License.title,
         joins=lambda q: q.select_from(Dataset).join(License),
     ),
-    DatasetFilter("open_type", "开放类型", Dataset.open_type, vocabulary=OpenType),
-    DatasetFilter("share_type", "共享类型", Dataset.share_type, vocabulary=ShareType),
+    DatasetFilter("open_type", "开放类型", "open_type", Dataset.open_type, vocabulary=OpenType),
+    DatasetFilter("share_type", "共享类型", "share_type", Dataset.share_type, vocabulary=ShareType),
     DatasetFilter(
-        "update_frequency", "更新频率", Dataset.update_frequency, vocabulary=UpdateFrequency
+        "update_frequency",
+        "更新频率",
+        "update_frequency",
+        Dataset.update_frequency,
+        vocabulary=UpdateFrequency,
     ),
 )
 

@@ -300,3 +300,29 @@ class AuditEvent(Base):
     object_id: Mapped[str] = mapped_column(String(36))
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+
+
+class SearchOutbox(Base):
+    """A dataset whose search document must be rewritten (or removed).
+
+    Written in the same transaction as the change, so no change can miss the index; a
+    worker drains it and retries while the engine is down.
+    """
+
+    __tablename__ = "search_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(String(36), index=True)
+    enqueued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class SynonymSet(Base):
+    """Words a search treats as the same (医保 / 医疗保险), edited by sysadmins."""
+
+    __tablename__ = "synonym_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    terms: Mapped[list[str]] = mapped_column(JsonType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

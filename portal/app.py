@@ -35,7 +35,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.teardown_appcontext(close_db)
 
     api.init_app(app)
-    from portal import views
+    from portal import indexing, views
 
+    indexing.init_app(app)
     views.init_app(app)
     return app

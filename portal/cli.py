@@ -12,6 +12,7 @@ from catalog.policy import Actor
 from catalog.services import users
 from catalog.services.departments import ensure_licenses
 from catalog.vocab import Role, TokenScope
+from portal.indexing import drain
 from portal.settings import DECLARED, Settings, SettingsError
 
 # What the command line acts as: the operator at the machine, with every right.
@@ -58,6 +59,7 @@ def _initialise(context: Context) -> None:
         ensure_licenses(session)
         session.commit()
     context.backends.object_store.check()
+    context.backends.catalog_index.ensure()
 
 
 @main.command()
@@ -79,6 +81,9 @@ def demo(context: Context) -> None:
     with context.backends.sessions() as session:
         report = load_demo(session, context.backends.object_store, OPERATOR, progress=click.echo)
     click.echo(report.summary())
+    indexed = drain(context.backends)
+    if indexed:
+        click.echo(f"Indexed {indexed} changes for search.")
 
 
 @main.command()
@@ -90,15 +95,70 @@ def demo(context: Context) -> None:
 def serve(context: Context, host: str, port: int, threads: int, debug: bool) -> None:
     """Serve the portal (waitress, a production WSGI server)."""
     from portal.app import create_app
+    from portal.indexing import OutboxDrainer
 
     app = create_app(context.settings, context.backends)
-    if debug:
-        app.run(host=host, port=port, debug=True)
-        return
-    from waitress import serve as waitress_serve
+    drainer = OutboxDrainer(context.backends)
+    drainer.start()
+    try:
+        if debug:
+            app.run(host=host, port=port, debug=True, use_reloader=False)
+            return
+        from waitress import serve as waitress_serve
 
-    click.echo(f"Serving {context.settings.site_name} on http://{host}:{port}/")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="opendata")
+        click.echo(f"Serving {context.settings.site_name} on http://{host}:{port}/")
+        waitress_serve(app, host=host, port=port, threads=threads, ident="opendata")
+    finally:
+        drainer.stop()
+
+
+@main.group()
+def search() -> None:
+    """Look after the search index."""
+
+
+@search.command("reindex")
+@pass_context
+def search_reindex(context: Context) -> None:
+    """Rebuild the index from the catalog into a new one and swap it in; search keeps
+    answering meanwhile."""
+    from catalog.services.search import reindex_catalog
+
+    context.backends.catalog_index.ensure()
+    with context.backends.sessions() as session:
+        count = reindex_catalog(session, context.backends.catalog_index)
+    click.echo(f"Reindexed {count} datasets.")
+
+
+@search.command("status")
+@pass_context
+def search_status_command(context: Context) -> None:
+    """Pending changes in the outbox, and datasets in the index and in the catalog."""
+    from catalog.services.search import search_status
+
+    context.backends.catalog_index.ensure()
+    with context.backends.sessions() as session:
+        status = search_status(session, context.backends.catalog_index)
+    click.echo(f"index:     {context.backends.catalog_index.check()}")
+    click.echo(f"catalog:   {status.in_catalog} datasets; index holds {status.indexed}")
+    oldest = status.oldest_pending.isoformat() if status.oldest_pending else "-"
+    click.echo(f"outbox:    {status.pending} pending (oldest {oldest}), {status.failing} failing")
+    if status.last_error:
+        click.echo(f"last error: {status.last_error}")
+
+
+@search.command("synonyms")
+@click.argument("terms", nargs=-1)
+@pass_context
+def search_synonyms(context: Context, terms: tuple[str, ...]) -> None:
+    """List the synonym sets, or add one: `opendata search synonyms 医保 医疗保险`."""
+    from catalog.services.search import add_synonyms, list_synonyms
+
+    with context.backends.sessions() as session:
+        if terms:
+            _run(add_synonyms, session, OPERATOR, list(terms))
+        for synonym_set in list_synonyms(session):
+            click.echo(f"{synonym_set.id:>4}  {' / '.join(synonym_set.terms)}")
 
 
 @main.group()
@@ -184,7 +244,7 @@ def check(context: Context) -> None:
     """Show the settings and whether each backend answers; exit 1 if one does not."""
     click.echo("Settings:")
     for name, value in context.settings.describe():
-        click.echo(f"  {name:<18} {value}")
+        click.echo(f"  {name:<20} {value}")
     click.echo("Backends:")
     failed = False
     for port, answers, detail in context.backends.check():

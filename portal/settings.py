@@ -82,6 +82,12 @@ DECLARED: tuple[Setting, ...] = (
         "elasticsearch+http://host:9200.",
     ),
     Setting(
+        "search_index_prefix",
+        str,
+        lambda instance: "opendata",
+        "Prefix of the index and alias names on Elasticsearch / OpenSearch.",
+    ),
+    Setting(
         "queue_url",
         _url_with_scheme("sqlite", "redis", "rediss"),
         lambda instance: f"sqlite:///{instance / 'queue.db'}",
@@ -131,6 +137,7 @@ class Settings:
     database_url: str
     storage_url: str
     search_url: str
+    search_index_prefix: str
     queue_url: str
     secret_key: str
     max_upload_bytes: int

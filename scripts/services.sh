@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # Provision and run the servers the tests use, on a Debian 12 host as root, without Docker.
 #
-#   scripts/services.sh start    install what is missing, start every service, print export lines
-#   scripts/services.sh stop     stop every service (data is kept under $OPENDATA_SERVICES_DIR)
-#   scripts/services.sh status   report each service; exit 3 if any is not running
-#   scripts/services.sh env      print the export lines only: eval "$(scripts/services.sh env)"
+#   scripts/services.sh start [NAME...]   install what is missing, start the services (all by
+#                                         default), print their export lines
+#   scripts/services.sh stop [NAME...]    stop them (data is kept under $OPENDATA_SERVICES_DIR)
+#   scripts/services.sh status [NAME...]  report each one; exit 3 if any is not running
+#   scripts/services.sh env [NAME...]     print the export lines only: eval "$(scripts/services.sh env)"
 #
-# Progress goes to stderr and export lines to stdout, so `eval "$(scripts/services.sh start)"`
-# also works. Each service is four functions, start_NAME, stop_NAME, status_NAME and env_NAME,
+# NAME is one of postgres, opensearch, redis, minio. Progress goes to stderr and export lines
+# to stdout, so `eval "$(scripts/services.sh start)"` also works. Each service is four
+# functions, start_NAME, stop_NAME, status_NAME and env_NAME, in scripts/services.d/NAME.sh,
 # listed in SERVICES; they install into the system but keep all data and logs in
-# $OPENDATA_SERVICES_DIR (default /var/tmp/opendata-services).
+# $OPENDATA_SERVICES_DIR (default /var/tmp/opendata-services), and what they build or fetch in
+# the same folder (or the Maven and Go caches under ~root), so a second start is quick.
 set -euo pipefail
 
 # Outside the checkout: the servers run as their own users, who may not reach a checkout
 # under a private home folder (CI clones anywhere).
 STATE_DIR=${OPENDATA_SERVICES_DIR:-/var/tmp/opendata-services}
 
-# Started in this order, stopped in reverse. Still to come: opensearch (Maven Central
-# artifacts on Java), minio (built with `go install`, binary cached) and redis (Debian package).
-SERVICES=(postgres)
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# Started in this order, stopped in reverse.
+SERVICES=(postgres opensearch redis minio)
 
 log() { echo "services: $*" >&2; }
 die() {
@@ -26,9 +30,13 @@ die() {
     exit 1
 }
 
+APT_UPDATED=
 apt_install() {
     log "installing $* with apt-get"
-    apt-get update -q >&2
+    if [[ -z $APT_UPDATED ]]; then
+        apt-get update -q >&2
+        APT_UPDATED=1
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2
 }
 
@@ -39,173 +47,132 @@ run_as() {
     (cd / && runuser -u "$user" -- "$@")
 }
 
-# --- PostgreSQL: our own cluster on 127.0.0.1:54329, never the system one on 5432 ------------
+# A system user without a login for a server that has no Debian package to make one.
+ensure_user() {
+    id -u "$1" >/dev/null 2>&1 ||
+        useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$1"
+}
 
-PG_LIB=/usr/lib/postgresql
-PG_PORT=54329
-PG_DATA=$STATE_DIR/postgres
-PG_LOG=$STATE_DIR/postgres.log
-PG_USER=opendata
-PG_PASSWORD=opendata
-PG_DATABASE=opendata_test
-PG_READY_TIMEOUT=30
+# spawn PIDFILE LOGFILE USER COMMAND...: start a server that does not daemonize itself, in the
+# background as USER, appending its output to LOGFILE and its pid to PIDFILE. setsid puts it in
+# a session of its own, so it outlives this script and the caller's terminal; the inner shell
+# writes its own pid, then setpriv and the server replace it, so the pid is the server's.
+spawn() {
+    local pidfile=$1 logfile=$2 user=$3
+    shift 3
+    # shellcheck disable=SC2016 # $$ and $@ are for the inner shell
+    (cd / && exec setsid sh -c 'echo $$ >"$0" && exec "$@"' "$pidfile" \
+        setpriv --reuid="$user" --regid="$user" --init-groups "$@" \
+        </dev/null >>"$logfile" 2>&1 &)
+}
 
-# Set PG_BIN to the server bin dir, or return 1 if no server is installed. An existing cluster
-# needs the major version that created it; otherwise take the newest installed server.
-# postgresql-client alone also creates a bin dir (psql, pg_dump, no initdb), so look for
-# the server binaries themselves.
-pg_find_bin() {
-    local dir
-    if [[ -f $PG_DATA/PG_VERSION ]]; then
-        PG_BIN=$PG_LIB/$(<"$PG_DATA/PG_VERSION")/bin
-        [[ -x $PG_BIN/postgres ]] ||
-            die "$PG_DATA was made by PostgreSQL $(<"$PG_DATA/PG_VERSION"), which is not installed; install it or delete $PG_DATA"
-        return
+# pid_alive PIDFILE PATTERN: print the pid in PIDFILE if that process is alive and its command
+# line contains PATTERN (so a pid reused by another program after a reboot is not taken).
+pid_alive() {
+    local pid
+    [[ -f $1 ]] && pid=$(<"$1") && [[ $pid =~ ^[0-9]+$ ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2" || return 1
+    echo "$pid"
+}
+
+# stop_pid NAME PIDFILE PATTERN: SIGTERM the server, SIGKILL it if it is still there after 30s.
+stop_pid() {
+    local name=$1 pidfile=$2 pattern=$3 pid deadline
+    if ! pid=$(pid_alive "$pidfile" "$pattern"); then
+        log "$name not running"
+        return 0
     fi
-    for dir in $(printf "%s\n" "$PG_LIB"/*/bin | sort -rV); do
-        if [[ -x $dir/initdb && -x $dir/postgres ]]; then
-            PG_BIN=$dir
-            return
-        fi
-    done
-    return 1
-}
-
-install_postgres() {
-    # The package would otherwise create and start a system cluster on 5432 that nothing uses.
-    mkdir -p /etc/postgresql-common/createcluster.d
-    echo "create_main_cluster = off" >/etc/postgresql-common/createcluster.d/opendata.conf
-    apt_install postgresql
-}
-
-pg_running() { run_as postgres "$PG_BIN/pg_ctl" status -D "$PG_DATA" >/dev/null; }
-
-# psql as the superuser, over the cluster's own Unix socket (peer authentication).
-pg_sql() {
-    run_as postgres "$PG_BIN/psql" -h "$PG_DATA" -p "$PG_PORT" -U postgres -d postgres \
-        -v ON_ERROR_STOP=1 -qtA "$@"
-}
-
-init_postgres() {
-    log "creating a PostgreSQL cluster in $PG_DATA"
-    install -d -o postgres -g postgres -m 700 "$PG_DATA"
-    # The superuser logs in only as the postgres OS user over the socket; everything else,
-    # the tests included, comes over loopback TCP with a password.
-    run_as postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -E UTF8 --locale=C.UTF-8 \
-        --auth-local=peer --auth-host=scram-sha-256 --no-sync >/dev/null
-    cat >>"$PG_DATA/postgresql.conf" <<EOF
-
-# Set by scripts/services.sh.
-listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$PG_DATA'
-# Test data is throwaway: skip flushing to disk. After a host crash, delete $PG_DATA.
-fsync = off
-EOF
-}
-
-start_postgres() {
-    pg_find_bin || {
-        install_postgres
-        pg_find_bin || die "no PostgreSQL server binaries under $PG_LIB after installing"
-    }
-    mkdir -p "$STATE_DIR"
-    run_as postgres test -x "$STATE_DIR" ||
-        die "the postgres user cannot reach $STATE_DIR; set OPENDATA_SERVICES_DIR to a folder it can reach"
-    [[ -f $PG_DATA/PG_VERSION ]] || init_postgres
-
-    if pg_running; then
-        log "postgres already running on 127.0.0.1:$PG_PORT"
-    else
-        # Another checkout's cluster answering on our port would silently get our role and database.
-        ! "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" ||
-            die "another server already answers on 127.0.0.1:$PG_PORT"
-        log "starting postgres on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
-        touch "$PG_LOG"
-        chown postgres: "$PG_LOG"
-        run_as postgres "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -W >&2
-    fi
-
-    # Also covers a server that was already running but is still starting up or recovering.
-    local deadline=$((SECONDS + PG_READY_TIMEOUT))
-    until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; do
+    log "stopping $name (pid $pid)"
+    kill "$pid"
+    deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null; do
         if ((SECONDS >= deadline)); then
-            tail -n 20 "$PG_LOG" >&2
-            die "postgres not accepting connections on 127.0.0.1:$PG_PORT after ${PG_READY_TIMEOUT}s; see $PG_LOG"
+            log "$name did not stop in 30s; killing it"
+            kill -9 "$pid" 2>/dev/null || true
+            break
         fi
         sleep 0.5
     done
-
-    pg_sql <<EOF
-DO \$\$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_USER') THEN
-        CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASSWORD';
-    END IF;
-END \$\$;
-EOF
-    # CREATE DATABASE cannot run inside the DO block above.
-    [[ $(pg_sql -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'") == 1 ]] ||
-        pg_sql -c "CREATE DATABASE $PG_DATABASE OWNER $PG_USER"
-    log "postgres ready: database $PG_DATABASE, role $PG_USER"
+    rm -f "$pidfile"
 }
 
-stop_postgres() {
-    if pg_find_bin && pg_running; then
-        run_as postgres "$PG_BIN/pg_ctl" stop -D "$PG_DATA" -m fast >&2
-    else
-        log "postgres not running"
-    fi
+# True if something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_ready NAME TIMEOUT LOGFILE PIDFILE PATTERN COMMAND...: wait until COMMAND succeeds. Fail
+# with the last lines of LOGFILE when the server dies first or TIMEOUT seconds pass.
+wait_ready() {
+    local name=$1 timeout=$2 logfile=$3 pidfile=$4 pattern=$5 deadline
+    shift 5
+    deadline=$((SECONDS + timeout))
+    until "$@" >/dev/null 2>&1; do
+        if ! pid_alive "$pidfile" "$pattern" >/dev/null; then
+            tail -n 30 "$logfile" >&2
+            die "$name exited while starting; see $logfile"
+        fi
+        if ((SECONDS >= deadline)); then
+            tail -n 30 "$logfile" >&2
+            die "$name not ready after ${timeout}s; see $logfile"
+        fi
+        sleep 1
+    done
 }
 
-status_postgres() {
-    if ! pg_find_bin; then
-        echo "postgres: not installed"
-        return 1
-    fi
-    if [[ ! -f $PG_DATA/PG_VERSION ]]; then
-        echo "postgres: no cluster yet (run start)"
-        return 1
-    fi
-    if ! pg_running; then
-        echo "postgres: stopped (data in $PG_DATA)"
-        return 1
-    fi
-    echo "postgres: running on 127.0.0.1:$PG_PORT, PostgreSQL $(<"$PG_DATA/PG_VERSION"), data in $PG_DATA"
-}
+# The services, one file each.
+# shellcheck source=services.d/postgres.sh
+source "$SCRIPT_DIR/services.d/postgres.sh"
+# shellcheck source=services.d/opensearch.sh
+source "$SCRIPT_DIR/services.d/opensearch.sh"
+# shellcheck source=services.d/redis.sh
+source "$SCRIPT_DIR/services.d/redis.sh"
+# shellcheck source=services.d/minio.sh
+source "$SCRIPT_DIR/services.d/minio.sh"
 
-env_postgres() {
-    echo "export OPENDATA_TEST_DATABASE_URL=postgresql+psycopg://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE"
-}
 
 # --- commands ----------------------------------------------------------------------------------
 
-print_env() {
-    local service
-    for service in "${SERVICES[@]}"; do "env_$service"; done
-}
-
 main() {
-    local command=${1:-} service i failed=0
+    local command=${1:-} service name i failed=0 known
+    local -a selected=()
+    shift || true
+    # The named services, in SERVICES order whatever order they were named in; all by default.
+    for name in "$@"; do
+        known=0
+        for service in "${SERVICES[@]}"; do [[ $service == "$name" ]] && known=1; done
+        ((known)) || die "unknown service '$name'; known: ${SERVICES[*]}"
+    done
+    for service in "${SERVICES[@]}"; do
+        if (($# == 0)); then
+            selected+=("$service")
+        else
+            for name in "$@"; do [[ $service == "$name" ]] && selected+=("$service") && break; done
+        fi
+    done
+
     if [[ $command != env && $EUID -ne 0 ]]; then
         die "run as root: installs use apt-get and servers run as their own OS users"
     fi
     case $command in
     start)
-        for service in "${SERVICES[@]}"; do "start_$service"; done
-        print_env
+        for service in "${selected[@]}"; do
+            local started=$SECONDS
+            "start_$service"
+            log "$service: started in $((SECONDS - started))s"
+        done
+        for service in "${selected[@]}"; do "env_$service"; done
         ;;
     stop)
-        for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do "stop_${SERVICES[i]}"; done
+        for ((i = ${#selected[@]} - 1; i >= 0; i--)); do "stop_${selected[i]}"; done
         ;;
     status)
-        for service in "${SERVICES[@]}"; do "status_$service" || failed=1; done
+        for service in "${selected[@]}"; do "status_$service" || failed=1; done
         ((failed == 0)) || exit 3
         ;;
     env)
-        print_env
+        for service in "${selected[@]}"; do "env_$service"; done
         ;;
     *)
-        echo "usage: $0 start|stop|status|env" >&2
+        echo "usage: $0 start|stop|status|env [${SERVICES[*]}]..." >&2
         exit 2
         ;;
     esac

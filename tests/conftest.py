@@ -8,11 +8,12 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from catalog.backends import Backends
 from catalog.db import create_database_engine, session_factory, upgrade_database
 from catalog.models import Base
+from catalog.search.sqlite import SqliteCatalogIndex
 from catalog.services.departments import ensure_licenses
 from catalog.storage.local import LocalObjectStore
 from portal.settings import Settings
@@ -21,12 +22,14 @@ POSTGRES_URL = os.environ.get("OPENDATA_TEST_DATABASE_URL")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def _fresh_postgres_engine(url: str):
-    engine = create_database_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    return engine
+def _private_postgres_schema(url: str):
+    """An engine on a schema of its own, so test runs in parallel never meet."""
+    schema = f"test_{os.getpid()}"
+    with create_database_engine(url).begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    private_url = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return create_database_engine(private_url.render_as_string(hide_password=False)), schema
 
 
 @pytest.fixture(
@@ -48,10 +51,16 @@ def database_engine(request, tmp_path_factory):
         path = tmp_path_factory.mktemp("db") / "catalog.db"
         engine = create_database_engine(f"sqlite:///{path}")
     else:
-        engine = _fresh_postgres_engine(POSTGRES_URL)
+        engine, schema = _private_postgres_schema(POSTGRES_URL)
+        request.addfinalizer(lambda: _drop_schema(POSTGRES_URL, schema))
     upgrade_database(engine)
     yield engine
     engine.dispose()
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    with create_database_engine(url).begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
 @pytest.fixture
@@ -64,10 +73,13 @@ def backends(database_engine, tmp_path):
     with sessions() as session:
         ensure_licenses(session)
         session.commit()
+    catalog_index = SqliteCatalogIndex(tmp_path / "search.db")
+    catalog_index.ensure()
     return Backends(
         engine=database_engine,
         sessions=sessions,
         object_store=LocalObjectStore(tmp_path / "objects"),
+        catalog_index=catalog_index,
     )
 
 
@@ -85,6 +97,7 @@ def settings(tmp_path, database_engine):
             "instance_path": str(tmp_path / "instance"),
             "database_url": database_engine.url.render_as_string(hide_password=False),
             "storage_url": (tmp_path / "objects").as_uri(),
+            "search_url": f"sqlite:///{tmp_path / 'search.db'}",
             "secret_key": "test-secret-key",
         },
         testing=True,

@@ -74,9 +74,7 @@ def make_dataset(
 
 
 def grant_to_user(session: Session, dataset: Dataset, user: User, days: float = 30):
-    return create_grant(
-        session, SYSTEM, dataset.slug, user=user.name, expires_at=_in(days)
-    )
+    return create_grant(session, SYSTEM, dataset.slug, user=user.name, expires_at=_in(days))
 
 
 def grant_to_department(session: Session, dataset: Dataset, department: Department, days=30):

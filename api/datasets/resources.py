@@ -2,24 +2,25 @@ from flask import request, url_for
 from flask.views import MethodView
 
 from api import Blueprint
-from api.context import current_actor, db
+from api.context import backends, current_actor, db
 from api.datasets.schemas import (
     DatasetInputSchema,
     DatasetPatchSchema,
     DatasetSchema,
     DatasetSearchArgsSchema,
     DatasetSearchResultSchema,
+    SuggestArgsSchema,
+    SuggestionsSchema,
 )
 from catalog.filters import DATASET_FILTERS
 from catalog.services.datasets import (
-    DatasetQuery,
     DatasetValues,
     create_dataset,
     get_dataset,
-    search_datasets,
     update_dataset,
     withdraw_dataset,
 )
+from catalog.services.search import DatasetQuery, search_datasets, suggest_titles
 
 blp = Blueprint("datasets", __name__, url_prefix="/datasets", description="Datasets")
 
@@ -47,7 +48,7 @@ class Datasets(MethodView):
             page=args["page"],
             per_page=args["page_size"],
         )
-        result = search_datasets(db(), current_actor(), query)
+        result = search_datasets(db(), backends().catalog_index, current_actor(), query)
         links = {}
         if result.page * result.per_page < result.total:
             links["next"] = _page_link(result.page + 1)
@@ -59,6 +60,7 @@ class Datasets(MethodView):
             "page_size": result.per_page,
             "items": result.items,
             "facets": result.facets,
+            "highlights": result.highlights,
             "links": links,
         }
 
@@ -68,6 +70,16 @@ class Datasets(MethodView):
     def post(self, values):
         """Create a dataset (editors and admins of its department)."""
         return create_dataset(db(), current_actor(), DatasetValues(**values))
+
+
+@blp.route("/suggest")
+class DatasetSuggestions(MethodView):
+    @blp.arguments(SuggestArgsSchema, location="query")
+    @blp.response(200, SuggestionsSchema)
+    def get(self, args):
+        """Titles for a search box's autocomplete, among the datasets the caller may see."""
+        titles = suggest_titles(backends().catalog_index, current_actor(), args["q"], args["limit"])
+        return {"suggestions": titles}
 
 
 @blp.route("/<slug>")

@@ -5,7 +5,7 @@ from api.context import current_actor
 from api.departments.schemas import DepartmentRefSchema
 from catalog.filters import DATASET_FILTERS
 from catalog.policy import Action, can
-from catalog.services.datasets import MAX_PAGE_SIZE, SORTS
+from catalog.services.search import MAX_PAGE_SIZE, SORTS
 from catalog.vocab import DatasetState, OpenType, ShareMethod, ShareType, UpdateFrequency
 
 
@@ -209,4 +209,21 @@ class DatasetSearchResultSchema(Schema):
     page_size = fields.Integer()
     items = fields.List(fields.Nested(DatasetSchema))
     facets = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(FacetCountSchema)))
+    highlights = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.String()),
+        metadata={
+            "description": "By dataset id, by field: HTML-escaped text with <mark> around "
+            "the words found."
+        },
+    )
     links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class SuggestArgsSchema(Schema):
+    q = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=20))
+
+
+class SuggestionsSchema(Schema):
+    suggestions = fields.List(fields.String())

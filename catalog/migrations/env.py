@@ -2,7 +2,15 @@
 
 from alembic import context
 
-from catalog.models import Base
+from catalog.models import Base, UTCDateTime
+
+
+def render_item(type_, obj, autogen_context):
+    # Migrations stay free of the model module: a UTC datetime is a plain DateTime column.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime()"
+    return False
+
 
 engine = context.config.attributes["engine"]
 
@@ -12,5 +20,6 @@ with engine.begin() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=render_item,
     )
     context.run_migrations()

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from catalog.models import AuditEvent, Dataset, Department, Resource
+from catalog.models import AuditEvent, Dataset, Department, Resource, SearchOutbox
 from catalog.policy import Actor
 
 
@@ -30,6 +30,20 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+def record_dataset_change(
+    session: Session,
+    actor: Actor,
+    action: str,
+    dataset_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """A dataset changed: its audit event, and its search outbox entry, in one transaction
+    with the change itself, so the index can never miss it."""
+    record_event(session, actor, action, "dataset", dataset_id, before, after)
+    session.add(SearchOutbox(dataset_id=dataset_id))
 
 
 def _plain(value: Any) -> Any:

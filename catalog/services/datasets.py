@@ -12,7 +12,7 @@ from catalog.errors import Conflict, Forbidden, InvalidInput, NotFound
 from catalog.filters import DATASET_FILTERS, FacetCount
 from catalog.models import Dataset, Department, License, Resource, Tag, Theme, utcnow
 from catalog.policy import Action, Actor, can_create_dataset, require, visible_clause
-from catalog.services.audit import dataset_snapshot, record_event
+from catalog.services.audit import dataset_snapshot, record_dataset_change
 from catalog.services.departments import SLUG_PATTERN
 from catalog.vocab import DatasetState, OpenType, ShareMethod, ShareType, UpdateFrequency
 
@@ -213,8 +213,8 @@ def create_dataset(session: Session, actor: Actor, values: DatasetValues) -> Dat
     dataset.department = department
     session.add(dataset)
     session.flush()
-    record_event(
-        session, actor, "dataset.create", "dataset", dataset.id, None, dataset_snapshot(dataset)
+    record_dataset_change(
+        session, actor, "dataset.create", dataset.id, None, dataset_snapshot(dataset)
     )
     session.commit()
     return dataset
@@ -245,7 +245,7 @@ def update_dataset(
         return dataset
     dataset.revision += 1
     dataset.modified_at = utcnow()
-    record_event(session, actor, "dataset.update", "dataset", dataset.id, before, after)
+    record_dataset_change(session, actor, "dataset.update", dataset.id, before, after)
     session.commit()
     return dataset
 
@@ -260,8 +260,8 @@ def withdraw_dataset(session: Session, actor: Actor, slug_or_id: str) -> Dataset
     dataset.state = DatasetState.WITHDRAWN.value
     dataset.revision += 1
     dataset.modified_at = utcnow()
-    record_event(
-        session, actor, "dataset.withdraw", "dataset", dataset.id, before, dataset_snapshot(dataset)
+    record_dataset_change(
+        session, actor, "dataset.withdraw", dataset.id, before, dataset_snapshot(dataset)
     )
     session.commit()
     return dataset
@@ -271,8 +271,8 @@ def delete_dataset(session: Session, actor: Actor, slug_or_id: str) -> None:
     """Delete a dataset for good (its audit trail stays)."""
     dataset = _load(session, slug_or_id)
     require(actor, Action.DELETE, dataset)
-    record_event(
-        session, actor, "dataset.delete", "dataset", dataset.id, dataset_snapshot(dataset), None
+    record_dataset_change(
+        session, actor, "dataset.delete", dataset.id, dataset_snapshot(dataset), None
     )
     session.delete(dataset)
     session.commit()

@@ -12,7 +12,7 @@ from catalog.errors import InvalidInput, NotFound
 from catalog.interfaces import ObjectStore
 from catalog.models import Dataset, Resource, new_id, utcnow
 from catalog.policy import Action, Actor, require
-from catalog.services.audit import dataset_snapshot, record_event
+from catalog.services.audit import dataset_snapshot, record_dataset_change
 from catalog.services.datasets import get_dataset
 from catalog.vocab import FieldType
 
@@ -95,14 +95,8 @@ def add_resource(
         dataset.revision += 1
         dataset.modified_at = utcnow()
         session.flush()
-        record_event(
-            session,
-            actor,
-            "resource.create",
-            "dataset",
-            dataset.id,
-            before,
-            dataset_snapshot(dataset),
+        record_dataset_change(
+            session, actor, "resource.create", dataset.id, before, dataset_snapshot(dataset)
         )
         session.commit()
     except BaseException:

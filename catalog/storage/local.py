@@ -8,7 +8,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
@@ -30,14 +30,9 @@ class LocalObjectStore:
         return cls(Path(unquote(urlsplit(settings.storage_url).path)))
 
     def _path(self, key: str) -> Path:
-        parts = PurePosixPath(key).parts
-        if (
-            not key
-            or key.startswith("/")
-            or "\\" in key
-            or "\x00" in key
-            or any(part in ("..", ".") for part in parts)
-        ):
+        # Judge the raw segments: a normalised path would hide "a/./b" or "a//b".
+        parts = key.split("/")
+        if "\\" in key or "\x00" in key or any(part in ("", ".", "..") for part in parts):
             raise UnsafeKey(f"unsafe object key {key!r}")
         path = self.root.joinpath(*parts)
         # A link planted inside the root must not lead outside it either.

@@ -1,11 +1,13 @@
+from portal.indexing import drain
 from tests.factories import bearer, make_dataset, make_department, make_user, token_for
 
 
-def test_dataset_roundtrip_through_api(client, session):
+def test_dataset_roundtrip_through_api(client, session, backends):
     department = make_department(session, slug="edu", name="佛山市禅城区教育局")
     steward = make_user(session, department=department, role="editor")
     token = token_for(session, steward)
     make_dataset(session, department, slug="schools", title="禅城区中小学校名录")
+    drain(backends)
 
     listing = client.get("/api/v1/datasets?q=学校").get_json()
     assert listing["total"] == 1
@@ -29,6 +31,12 @@ def test_dataset_roundtrip_through_api(client, session):
     shown = client.get("/api/v1/datasets/kindergartens")
     assert shown.status_code == 200
     assert shown.headers["ETag"]
-    assert client.get(
-        "/api/v1/datasets/kindergartens", headers={"If-None-Match": shown.headers["ETag"]}
-    ).status_code == 304
+    assert (
+        client.get(
+            "/api/v1/datasets/kindergartens", headers={"If-None-Match": shown.headers["ETag"]}
+        ).status_code
+        == 304
+    )
+    # The write was indexed as its request ended.
+    assert client.get("/api/v1/datasets?q=幼儿园").get_json()["total"] == 1
+    assert client.get("/api/v1/datasets/suggest?q=禅城").get_json()["suggestions"]

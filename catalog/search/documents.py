@@ -1,0 +1,53 @@
+"""The search document of a dataset: what the engines index, with the policy's labels."""
+
+from catalog.models import Dataset
+from catalog.policy import data_labels, metadata_labels
+
+# Fields holding the text a search matches, by weight: title first, then the words that
+# describe a dataset in a few terms, then the long text.
+TITLE_FIELDS = ("title", "title_en")
+KEYWORD_FIELDS = ("tags", "department_name", "theme_names", "resource_code")
+BODY_FIELDS = ("description", "resource_names", "field_titles")
+
+
+def dataset_document(dataset: Dataset, downloads: int = 0) -> dict:
+    return {
+        "id": dataset.id,
+        "slug": dataset.slug,
+        "title": dataset.title,
+        "title_en": dataset.title_en,
+        "description": dataset.description,
+        "resource_code": dataset.resource_code or "",
+        "tags": [tag.name for tag in dataset.tags],
+        "department": dataset.department.slug,
+        "department_name": dataset.department.name,
+        "themes": [theme.slug for theme in dataset.themes],
+        "theme_names": [theme.name for theme in dataset.themes],
+        "formats": sorted({r.format for r in dataset.resources if r.format}),
+        "license": dataset.license_id or "",
+        "open_type": dataset.open_type,
+        "share_type": dataset.share_type,
+        "update_frequency": dataset.update_frequency,
+        "state": dataset.state,
+        "resource_names": [r.name for r in dataset.resources],
+        "field_titles": sorted(
+            {f.get("title") or f["name"] for r in dataset.resources for f in r.fields}
+        ),
+        "modified_at": dataset.modified_at.isoformat(),
+        "release_date": dataset.release_date.isoformat() if dataset.release_date else None,
+        "downloads": downloads,
+        "labels": sorted(metadata_labels(dataset)),
+        "data_labels": sorted(data_labels(dataset)),
+    }
+
+
+def text_of(document: dict, names: tuple[str, ...]) -> str:
+    """The document's text in the named fields, joined for matching."""
+    parts: list[str] = []
+    for name in names:
+        value = document.get(name)
+        if isinstance(value, list):
+            parts.extend(value)
+        elif value:
+            parts.append(value)
+    return "\n".join(parts)

@@ -1,0 +1,24 @@
+"""Elasticsearch 8/9 through the official client (8.x speaks to both)."""
+
+from collections.abc import Iterator
+
+from elasticsearch import Elasticsearch, helpers
+
+from catalog.search.engines import BULK_CHUNK, INDEX_SETTINGS, MAPPINGS, EngineCatalogIndex
+
+
+class ElasticsearchCatalogIndex(EngineCatalogIndex):
+    engine_name = "Elasticsearch"
+
+    @staticmethod
+    def make_client(url: str) -> Elasticsearch:
+        return Elasticsearch(url, request_timeout=30, max_retries=2, retry_on_timeout=True)
+
+    def _search(self, body: dict) -> dict:
+        return self.client.search(index=self.alias, body=body).body
+
+    def _create_index(self, name: str) -> None:
+        self.client.indices.create(index=name, settings=INDEX_SETTINGS, mappings=MAPPINGS)
+
+    def _bulk(self, actions: Iterator[dict], refresh: bool | str) -> None:
+        helpers.bulk(self.client, actions, chunk_size=BULK_CHUNK, refresh=refresh)

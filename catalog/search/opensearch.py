@@ -1,0 +1,26 @@
+"""OpenSearch 2/3 through opensearch-py."""
+
+from collections.abc import Iterator
+
+from opensearchpy import OpenSearch, helpers
+
+from catalog.search.engines import BULK_CHUNK, INDEX_SETTINGS, MAPPINGS, EngineCatalogIndex
+
+
+class OpenSearchCatalogIndex(EngineCatalogIndex):
+    engine_name = "OpenSearch"
+
+    @staticmethod
+    def make_client(url: str) -> OpenSearch:
+        return OpenSearch(hosts=[url], timeout=30, max_retries=2, retry_on_timeout=True)
+
+    def _search(self, body: dict) -> dict:
+        return self.client.search(index=self.alias, body=body)
+
+    def _create_index(self, name: str) -> None:
+        self.client.indices.create(
+            index=name, body={"settings": INDEX_SETTINGS, "mappings": MAPPINGS}
+        )
+
+    def _bulk(self, actions: Iterator[dict], refresh: bool | str) -> None:
+        helpers.bulk(self.client, actions, chunk_size=BULK_CHUNK, refresh=refresh)

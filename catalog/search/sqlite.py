@@ -1,0 +1,306 @@
+"""The embedded search index: SQLite FTS5 with the trigram tokenizer, so Chinese works.
+
+Words of three characters or more are found through the FTS index; shorter words (most
+Chinese words are two characters: 医保, 学校) fall back to LIKE on the stored text.
+Policy labels, filter values and facets live in side tables queried in the same SQL.
+A rebuild fills a new generation of tables and swaps a one-row alias, so searches keep
+answering from the old generation until the new one is complete.
+"""
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from urllib.parse import unquote
+
+from catalog.interfaces import SearchHit, SearchQuery, SearchResult
+from catalog.search.documents import BODY_FIELDS, KEYWORD_FIELDS, TITLE_FIELDS, text_of
+from catalog.search.highlight import SNIPPET_CHARS, highlight
+
+FTS_MIN_CHARS = 3  # the trigram tokenizer cannot match fewer characters
+TERM_FIELDS = (
+    "department",
+    "themes",
+    "tags",
+    "formats",
+    "license",
+    "open_type",
+    "share_type",
+    "update_frequency",
+)
+FACET_LIMIT = 50
+ORDER_BY = {
+    "relevance": "score DESC, d.modified DESC, d.id",
+    "modified": "d.modified DESC, d.id",
+    "title": "d.title, d.id",
+    "released": "d.released IS NULL, d.released DESC, d.id",
+    "downloads": "d.downloads DESC, d.modified DESC, d.id",
+}
+
+
+class SqliteCatalogIndex:
+    def __init__(self, path: Path):
+        self.path = path
+
+    @classmethod
+    def from_settings(cls, settings) -> "SqliteCatalogIndex":
+        # sqlite:////abs/path or sqlite:///relative/path, as SQLAlchemy writes them.
+        return cls(Path(unquote(settings.search_url.removeprefix("sqlite:///"))))
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # A connection per operation: cheap for SQLite, and safe across server threads.
+        with closing(sqlite3.connect(self.path, timeout=30)) as connection:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            with connection:
+                yield connection
+
+    def ensure(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as connection:
+            connection.execute("CREATE TABLE IF NOT EXISTS alias (generation INTEGER NOT NULL)")
+            if connection.execute("SELECT count(*) FROM alias").fetchone()[0] == 0:
+                _create_generation(connection, 1)
+                connection.execute("INSERT INTO alias VALUES (1)")
+
+    @staticmethod
+    def _generation(connection: sqlite3.Connection) -> int:
+        return connection.execute("SELECT generation FROM alias").fetchone()[0]
+
+    def upsert(self, documents: list[dict]) -> None:
+        with self._connect() as connection:
+            generation = self._generation(connection)
+            for document in documents:
+                _write(connection, generation, document)
+
+    def remove(self, ids: list[str]) -> None:
+        with self._connect() as connection:
+            generation = self._generation(connection)
+            for doc_id in ids:
+                _delete(connection, generation, doc_id)
+
+    def rebuild(self, documents: Iterator[dict]) -> int:
+        self.ensure()
+        with self._connect() as connection:
+            old = self._generation(connection)
+            new = old + 1
+            _drop_generation(connection, new)
+            _create_generation(connection, new)
+        written = 0
+        batch: list[dict] = []
+        for document in documents:
+            batch.append(document)
+            if len(batch) >= 500:
+                written += self._write_batch(new, batch)
+                batch = []
+        written += self._write_batch(new, batch)
+        with self._connect() as connection:
+            connection.execute("UPDATE alias SET generation = ?", (new,))
+            _drop_generation(connection, old)
+        return written
+
+    def _write_batch(self, generation: int, documents: list[dict]) -> int:
+        with self._connect() as connection:
+            for document in documents:
+                _write(connection, generation, document)
+        return len(documents)
+
+    def count(self) -> int:
+        with self._connect() as connection:
+            generation = self._generation(connection)
+            return connection.execute(f"SELECT count(*) FROM docs_{generation}").fetchone()[0]
+
+    def check(self) -> str:
+        self.ensure()
+        return f"SQLite FTS5 {sqlite3.sqlite_version} at {self.path}, {self.count()} datasets"
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        with self._connect() as connection:
+            generation = self._generation(connection)
+            where, params = _where(generation, query)
+            total = connection.execute(
+                f"SELECT count(*) FROM docs_{generation} d WHERE {where}", params
+            ).fetchone()[0]
+            score_sql, score_params = _score(query.terms)
+            rows = connection.execute(
+                f"SELECT d.id, d.doc, {score_sql} AS score FROM docs_{generation} d "
+                f"WHERE {where} ORDER BY {ORDER_BY[query.sort]} LIMIT ? OFFSET ?",
+                [*score_params, *params, query.limit, query.offset],
+            ).fetchall()
+            facets = {
+                name: connection.execute(
+                    f"SELECT value, count(*) AS n FROM terms_{generation} "
+                    f"WHERE field = ? AND doc_id IN (SELECT d.id FROM docs_{generation} d "
+                    f"WHERE {where}) GROUP BY value ORDER BY n DESC, value LIMIT ?",
+                    [name, *params, FACET_LIMIT],
+                ).fetchall()
+                for name in query.facets
+            }
+        words = [word for alternatives in query.terms for word in alternatives]
+        hits = [
+            SearchHit(doc_id, float(score), _highlights(json.loads(doc), words))
+            for doc_id, doc, score in rows
+        ]
+        return SearchResult(hits, total, {k: [tuple(r) for r in v] for k, v in facets.items()})
+
+    def suggest(self, prefix: str, labels: frozenset[str] | None, limit: int) -> list[str]:
+        prefix = prefix.strip()
+        if not prefix:
+            return []
+        with self._connect() as connection:
+            generation = self._generation(connection)
+            where, params = _where(generation, SearchQuery(labels=labels))
+            rows = connection.execute(
+                f"SELECT d.title FROM docs_{generation} d WHERE {where} "
+                "AND d.title LIKE ? ESCAPE '\\' "
+                "ORDER BY d.title NOT LIKE ? ESCAPE '\\', d.downloads DESC, d.title LIMIT ?",
+                [*params, _contains(prefix), _escape(prefix) + "%", limit],
+            ).fetchall()
+        return [title for (title,) in rows]
+
+
+def _create_generation(connection: sqlite3.Connection, generation: int) -> None:
+    g = generation
+    connection.executescript(
+        f"""
+        CREATE TABLE docs_{g} (
+            rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, doc TEXT NOT NULL,
+            title TEXT NOT NULL, keywords TEXT NOT NULL, body TEXT NOT NULL,
+            modified TEXT, released TEXT, downloads INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE terms_{g} (doc_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL);
+        CREATE INDEX terms_{g}_by_value ON terms_{g} (field, value, doc_id);
+        CREATE INDEX terms_{g}_by_doc ON terms_{g} (doc_id);
+        CREATE TABLE labels_{g} (doc_id TEXT NOT NULL, label TEXT NOT NULL);
+        CREATE INDEX labels_{g}_by_label ON labels_{g} (label, doc_id);
+        CREATE INDEX labels_{g}_by_doc ON labels_{g} (doc_id);
+        CREATE VIRTUAL TABLE fts_{g} USING fts5(
+            title, keywords, body, content='', tokenize='trigram');
+        """
+    )
+
+
+def _drop_generation(connection: sqlite3.Connection, generation: int) -> None:
+    for table in ("docs", "terms", "labels", "fts"):
+        connection.execute(f"DROP TABLE IF EXISTS {table}_{generation}")
+
+
+def _delete(connection: sqlite3.Connection, g: int, doc_id: str) -> None:
+    row = connection.execute(
+        f"SELECT rowid, title, keywords, body FROM docs_{g} WHERE id = ?", (doc_id,)
+    ).fetchone()
+    if row is None:
+        return
+    # A contentless FTS table forgets a row only when told its old text.
+    connection.execute(
+        f"INSERT INTO fts_{g} (fts_{g}, rowid, title, keywords, body) "
+        "VALUES ('delete', ?, ?, ?, ?)",
+        row,
+    )
+    connection.execute(f"DELETE FROM docs_{g} WHERE id = ?", (doc_id,))
+    connection.execute(f"DELETE FROM terms_{g} WHERE doc_id = ?", (doc_id,))
+    connection.execute(f"DELETE FROM labels_{g} WHERE doc_id = ?", (doc_id,))
+
+
+def _write(connection: sqlite3.Connection, g: int, document: dict) -> None:
+    doc_id = document["id"]
+    _delete(connection, g, doc_id)
+    title = text_of(document, TITLE_FIELDS)
+    keywords = text_of(document, KEYWORD_FIELDS)
+    body = text_of(document, BODY_FIELDS)
+    cursor = connection.execute(
+        f"INSERT INTO docs_{g} (id, doc, title, keywords, body, modified, released, downloads) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            doc_id,
+            json.dumps(document, ensure_ascii=False),
+            title,
+            keywords,
+            body,
+            document["modified_at"],
+            document.get("release_date"),
+            document.get("downloads", 0),
+        ),
+    )
+    connection.execute(
+        f"INSERT INTO fts_{g} (rowid, title, keywords, body) VALUES (?, ?, ?, ?)",
+        (cursor.lastrowid, title, keywords, body),
+    )
+    terms = []
+    for field in TERM_FIELDS:
+        values = document.get(field)
+        for value in values if isinstance(values, list) else [values]:
+            if value:
+                terms.append((doc_id, field, value))
+    connection.executemany(f"INSERT INTO terms_{g} VALUES (?, ?, ?)", terms)
+    connection.executemany(
+        f"INSERT INTO labels_{g} VALUES (?, ?)", [(doc_id, label) for label in document["labels"]]
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _contains(text: str) -> str:
+    return "%" + _escape(text) + "%"
+
+
+def _fts_phrase(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def _where(g: int, query: SearchQuery) -> tuple[str, list]:
+    clauses: list[str] = []
+    params: list = []
+    if query.labels is not None:
+        marks = ",".join("?" * len(query.labels)) or "NULL"
+        clauses.append(f"d.id IN (SELECT doc_id FROM labels_{g} WHERE label IN ({marks}))")
+        params.extend(sorted(query.labels))
+    for field, values in query.filters:
+        marks = ",".join("?" * len(values)) or "NULL"
+        clauses.append(
+            f"d.id IN (SELECT doc_id FROM terms_{g} WHERE field = ? AND value IN ({marks}))"
+        )
+        params.extend([field, *values])
+    for alternatives in query.terms:
+        matches = []
+        for word in alternatives:
+            if len(word) >= FTS_MIN_CHARS:
+                matches.append(f"d.rowid IN (SELECT rowid FROM fts_{g} WHERE fts_{g} MATCH ?)")
+                params.append(_fts_phrase(word))
+            else:
+                matches.append(
+                    "(d.title LIKE ? ESCAPE '\\' OR d.keywords LIKE ? ESCAPE '\\' "
+                    "OR d.body LIKE ? ESCAPE '\\')"
+                )
+                params.extend([_contains(word)] * 3)
+        clauses.append("(" + " OR ".join(matches) + ")")
+    return (" AND ".join(clauses) or "1 = 1"), params
+
+
+def _score(terms: tuple[tuple[str, ...], ...]) -> tuple[str, list]:
+    """Relevance: per query word, its best place among the alternatives: the whole title
+    (100), in the title (10), in tags, department or themes (3), elsewhere (1)."""
+    if not terms:
+        return "0", []
+    parts, params = [], []
+    for alternatives in terms:
+        cases = []
+        for word in alternatives:
+            cases.append(
+                "CASE WHEN d.title = ? THEN 100 WHEN d.title LIKE ? ESCAPE '\\' THEN 10 "
+                "WHEN d.keywords LIKE ? ESCAPE '\\' THEN 3 ELSE 1 END"
+            )
+            params.extend([word, _contains(word), _contains(word)])
+        parts.append("max(" + ", ".join(cases) + ", 0)" if len(cases) > 1 else cases[0])
+    return " + ".join(parts), params
+
+
+def _highlights(document: dict, words: list[str]) -> dict[str, str]:
+    marked = {
+        "title": highlight(document["title"], words),
+        "description": highlight(document.get("description", ""), words, SNIPPET_CHARS),
+    }
+    return {field: text for field, text in marked.items() if text}

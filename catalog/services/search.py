@@ -1,0 +1,269 @@
+"""Catalog search through the search index, and keeping that index true.
+
+The policy is applied inside the engine: the caller's labels go into the query, so hits,
+totals and facet counts never include a dataset the caller may not see.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from catalog.errors import Forbidden, InvalidInput
+from catalog.filters import DATASET_FILTERS, FILTERS_BY_PARAM, FacetCount
+from catalog.interfaces import CatalogIndex, SearchQuery
+from catalog.models import AuditEvent, Dataset, SearchOutbox, SynonymSet, utcnow
+from catalog.policy import Action, Actor, actor_labels, can, can_manage_catalog
+from catalog.search.documents import dataset_document
+from catalog.services.audit import record_event
+
+MAX_PAGE_SIZE = 100
+# Deep pages cost the engines dearly; past this, narrow the search instead.
+MAX_RESULT_WINDOW = 10_000
+SORTS = ("relevance", "modified", "title", "released", "downloads")
+OUTBOX_BATCH = 200
+
+
+@dataclass(frozen=True)
+class DatasetQuery:
+    q: str = ""
+    filters: dict[str, list[str]] = field(default_factory=dict)  # param -> accepted values
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass(frozen=True)
+class DatasetPage:
+    items: list[Dataset]
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, list[FacetCount]]  # by filter param
+    highlights: dict[str, dict[str, str]]  # dataset id -> field -> marked-up HTML
+
+
+def _options():
+    return (
+        selectinload(Dataset.department),
+        selectinload(Dataset.themes),
+        selectinload(Dataset.tags),
+        selectinload(Dataset.resources),
+        selectinload(Dataset.license),
+    )
+
+
+def search_labels(actor: Actor) -> frozenset[str] | None:
+    """The labels a search filters on; None lets a sysadmin see everything."""
+    return None if actor.sysadmin else actor_labels(actor)
+
+
+def expand_terms(q: str, synonym_sets: list[list[str]]) -> tuple[tuple[str, ...], ...]:
+    """Split the query into words, each with its synonyms: 医保 finds 医疗保险 too, and
+    禅城医保 finds 禅城医疗保险."""
+    expanded = []
+    for word in q.split():
+        alternatives = [word]
+        for terms in synonym_sets:
+            for term in terms:
+                if term in word:
+                    alternatives.extend(word.replace(term, other) for other in terms)
+        expanded.append(tuple(dict.fromkeys(alternatives)))
+    return tuple(expanded)
+
+
+def search_datasets(
+    session: Session, index: CatalogIndex, actor: Actor, query: DatasetQuery
+) -> DatasetPage:
+    """Datasets the actor may see that match the query, with facet counts over the same set."""
+    errors = {name: ["Unknown filter."] for name in query.filters if name not in FILTERS_BY_PARAM}
+    if query.sort not in SORTS:
+        errors["sort"] = [f"Use one of {', '.join(SORTS)}."]
+    per_page = max(1, min(query.per_page, MAX_PAGE_SIZE))
+    page = max(1, query.page)
+    if page * per_page > MAX_RESULT_WINDOW:
+        errors["page"] = [f"Only the first {MAX_RESULT_WINDOW} results can be paged through."]
+    if errors:
+        raise InvalidInput(errors)
+    synonyms = list(session.scalars(select(SynonymSet.terms))) if query.q.strip() else []
+    result = index.search(
+        SearchQuery(
+            terms=expand_terms(query.q, synonyms),
+            filters=tuple(
+                (FILTERS_BY_PARAM[name].field, tuple(values))
+                for name, values in sorted(query.filters.items())
+                if values
+            ),
+            facets=tuple(f.field for f in DATASET_FILTERS),
+            sort=query.sort,
+            offset=(page - 1) * per_page,
+            limit=per_page,
+            labels=search_labels(actor),
+        )
+    )
+    ids = [hit.id for hit in result.hits]
+    rows = {
+        d.id: d
+        for d in session.scalars(select(Dataset).where(Dataset.id.in_(ids)).options(*_options()))
+    }
+    # The index may lag the catalog by a moment: the catalog and its policy have the last word.
+    items = [rows[i] for i in ids if i in rows and can(actor, Action.VIEW, rows[i])]
+    facets = {}
+    for dataset_filter in DATASET_FILTERS:
+        counts = result.facets.get(dataset_filter.field, [])
+        labels = dataset_filter.value_labels(session, [value for value, _ in counts])
+        facets[dataset_filter.param] = [
+            FacetCount(value, labels.get(value, value), count) for value, count in counts
+        ]
+    highlights = {hit.id: hit.highlights for hit in result.hits}
+    return DatasetPage(items, result.total, page, per_page, facets, highlights)
+
+
+def suggest_titles(index: CatalogIndex, actor: Actor, prefix: str, limit: int = 10) -> list[str]:
+    """Titles for the search box's autocomplete, among the datasets the actor may see."""
+    return index.suggest(prefix[:100], search_labels(actor), max(1, min(limit, 20)))
+
+
+def index_pending(session: Session, index: CatalogIndex, batch: int = OUTBOX_BATCH) -> int:
+    """Drain the search outbox: rewrite or remove each changed dataset's document.
+
+    Returns how many entries were done. When the engine fails, the entries stay, with
+    the error and one more attempt counted, for the next run; nothing is lost.
+    """
+    entries = list(session.scalars(select(SearchOutbox).order_by(SearchOutbox.id).limit(batch)))
+    if not entries:
+        return 0
+    dataset_ids = list(dict.fromkeys(e.dataset_id for e in entries))
+    datasets = session.scalars(
+        select(Dataset).where(Dataset.id.in_(dataset_ids)).options(*_options())
+    ).all()
+    found = {d.id for d in datasets}
+    try:
+        index.upsert([dataset_document(d) for d in datasets])
+        index.remove([i for i in dataset_ids if i not in found])
+    except Exception as error:
+        session.rollback()
+        session.execute(
+            update(SearchOutbox)
+            .where(SearchOutbox.id.in_([e.id for e in entries]))
+            .values(
+                attempts=SearchOutbox.attempts + 1,
+                last_error=f"{type(error).__name__}: {error}"[:2000],
+            )
+        )
+        session.commit()
+        raise
+    # Only the entries read are removed: a change enqueued meanwhile keeps its own entry.
+    session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_([e.id for e in entries])))
+    session.commit()
+    return len(entries)
+
+
+def _all_documents(session: Session) -> Iterator[dict]:
+    last_id = ""
+    while True:
+        chunk = session.scalars(
+            select(Dataset)
+            .where(Dataset.id > last_id)
+            .order_by(Dataset.id)
+            .limit(500)
+            .options(*_options())
+        ).all()
+        if not chunk:
+            return
+        for dataset in chunk:
+            yield dataset_document(dataset)
+        last_id = chunk[-1].id
+        session.expunge_all()
+
+
+def reindex_catalog(session: Session, index: CatalogIndex) -> int:
+    """Rebuild the index from the catalog into a new index and swap it in.
+
+    Searches keep answering from the old index meanwhile. Datasets changed while the
+    rebuild ran are written again afterwards (found through their audit events).
+    """
+    started = utcnow()
+    count = index.rebuild(_all_documents(session))
+    changed = list(
+        session.scalars(
+            select(AuditEvent.object_id)
+            .where(AuditEvent.object_type == "dataset", AuditEvent.at >= started)
+            .distinct()
+        )
+    )
+    for dataset_id in changed:
+        session.add(SearchOutbox(dataset_id=dataset_id))
+    session.commit()
+    while index_pending(session, index):
+        pass
+    return count
+
+
+@dataclass(frozen=True)
+class SearchStatus:
+    pending: int
+    failing: int
+    oldest_pending: datetime | None
+    last_error: str
+    indexed: int
+    in_catalog: int
+
+
+def search_status(session: Session, index: CatalogIndex) -> SearchStatus:
+    pending, oldest = session.execute(
+        select(func.count(SearchOutbox.id), func.min(SearchOutbox.enqueued_at))
+    ).one()
+    failing = session.scalar(select(func.count()).where(SearchOutbox.attempts > 0)) or 0
+    last_error = (
+        session.scalar(
+            select(SearchOutbox.last_error)
+            .where(SearchOutbox.attempts > 0)
+            .order_by(SearchOutbox.id.desc())
+            .limit(1)
+        )
+        or ""
+    )
+    in_catalog = session.scalar(select(func.count()).select_from(Dataset)) or 0
+    return SearchStatus(pending, failing, oldest, last_error, index.count(), in_catalog)
+
+
+def list_synonyms(session: Session) -> list[SynonymSet]:
+    return list(session.scalars(select(SynonymSet).order_by(SynonymSet.id)))
+
+
+def add_synonyms(session: Session, actor: Actor, terms: list[str]) -> SynonymSet:
+    """Make the terms find each other in searches (sysadmins)."""
+    if not can_manage_catalog(actor):
+        raise Forbidden("Only sysadmins edit the synonym list.")
+    cleaned = list(dict.fromkeys(t.strip() for t in terms if t.strip()))
+    if len(cleaned) < 2 or any(" " in t for t in cleaned):
+        raise InvalidInput({"terms": ["Give at least two words, each without spaces."]})
+    synonym_set = SynonymSet(terms=cleaned)
+    session.add(synonym_set)
+    session.flush()
+    record_event(
+        session, actor, "synonyms.create", "synonyms", str(synonym_set.id), None, {"terms": cleaned}
+    )
+    session.commit()
+    return synonym_set
+
+
+def remove_synonyms(session: Session, actor: Actor, synonym_id: int) -> None:
+    if not can_manage_catalog(actor):
+        raise Forbidden("Only sysadmins edit the synonym list.")
+    synonym_set = session.get(SynonymSet, synonym_id)
+    if synonym_set is not None:
+        record_event(
+            session,
+            actor,
+            "synonyms.delete",
+            "synonyms",
+            str(synonym_id),
+            {"terms": synonym_set.terms},
+            None,
+        )
+        session.delete(synonym_set)
+        session.commit()

@@ -1,0 +1,221 @@
+"""One contract for every catalog index backend: the embedded SQLite FTS5 index always,
+OpenSearch and Elasticsearch when their URLs are set (scripts/services.sh starts
+OpenSearch; docker-compose gives Elasticsearch)."""
+
+import os
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+from catalog.interfaces import SearchQuery
+from catalog.search.sqlite import SqliteCatalogIndex
+
+ENGINE_URLS = {
+    "opensearch": os.environ.get("OPENDATA_TEST_OPENSEARCH_URL"),
+    "elasticsearch": os.environ.get("OPENDATA_TEST_ELASTICSEARCH_URL"),
+}
+
+
+def _engine_param(name):
+    return pytest.param(
+        name,
+        marks=pytest.mark.skipif(
+            not ENGINE_URLS[name],
+            reason=f"OPENDATA_TEST_{name.upper()}_URL is not set",
+        ),
+    )
+
+
+@pytest.fixture(params=["sqlite", _engine_param("opensearch"), _engine_param("elasticsearch")])
+def index(request, tmp_path):
+    if request.param == "sqlite":
+        backend = SqliteCatalogIndex(tmp_path / "search.db")
+        backend.ensure()
+        yield backend
+        return
+    from catalog.search import catalog_index_from_settings
+
+    settings = SimpleNamespace(
+        search_url=ENGINE_URLS[request.param],
+        search_index_prefix=f"test-{uuid.uuid4().hex[:12]}",
+    )
+    backend = catalog_index_from_settings(settings)
+    backend.ensure()
+    yield backend
+    backend.client.indices.delete(index=f"{settings.search_index_prefix}-*")
+
+
+def document(doc_id, title, labels=("public",), **fields):
+    base = {
+        "id": doc_id,
+        "slug": doc_id,
+        "title": title,
+        "title_en": "",
+        "description": "",
+        "resource_code": "",
+        "tags": [],
+        "department": "edu",
+        "department_name": "佛山市禅城区教育局",
+        "themes": [],
+        "theme_names": [],
+        "formats": [],
+        "license": "",
+        "open_type": "unconditional",
+        "share_type": "unconditional",
+        "update_frequency": "monthly",
+        "state": "published",
+        "resource_names": [],
+        "field_titles": [],
+        "modified_at": "2026-01-01T00:00:00+00:00",
+        "release_date": None,
+        "downloads": 0,
+        "labels": list(labels),
+        "data_labels": list(labels),
+    }
+    base.update(fields)
+    return base
+
+
+CATALOG = [
+    document(
+        "schools",
+        "区教育局学校名录",
+        tags=["学校"],
+        formats=["CSV"],
+        description="禅城区各中小学校的名称、地址与联系电话。",
+        downloads=50,
+        modified_at="2026-03-01T00:00:00+00:00",
+        release_date="2021-01-01",
+    ),
+    document("teachers", "教师资格认定信息", labels=("dept:edu",), formats=["XLSX"]),
+    document(
+        "insurance",
+        "医疗保险定点机构",
+        department="health",
+        department_name="佛山市禅城区医疗保障局",
+        formats=["CSV", "API"],
+        field_titles=["机构名称", "统一社会信用代码"],
+        downloads=10,
+        modified_at="2026-02-01T00:00:00+00:00",
+        release_date="2023-05-01",
+    ),
+    document(
+        "bus",
+        "公交站点位置",
+        department="transport",
+        department_name="交通运输局",
+        labels=("public", "gov"),
+        formats=["GeoJSON"],
+        tags=["公交"],
+        modified_at="2026-04-01T00:00:00+00:00",
+    ),
+]
+
+
+def search(index, words=(), labels=frozenset({"public"}), **options):
+    terms = tuple((w,) if isinstance(w, str) else tuple(w) for w in words)
+    return index.search(SearchQuery(terms=terms, labels=labels, **options))
+
+
+def ids(result):
+    return [hit.id for hit in result.hits]
+
+
+@pytest.fixture
+def loaded(index):
+    index.upsert(CATALOG)
+    return index
+
+
+def test_ensure_is_idempotent(index):
+    index.ensure()
+    index.ensure()
+    assert index.count() == 0
+
+
+def test_finds_chinese_words_inside_titles(loaded):
+    assert ids(search(loaded, ["教育局"])) == ["schools"]
+    assert ids(search(loaded, ["学校"])) == ["schools"]
+    assert ids(search(loaded, ["站"])) == ["bus"]
+
+
+def test_title_matches_rank_first(loaded):
+    loaded.upsert([document("other", "办学许可证", description="区教育局发放的许可证")])
+    assert ids(search(loaded, ["教育局"]))[0] == "schools"
+
+
+def test_every_word_must_match_one_of_its_alternatives(loaded):
+    assert ids(search(loaded, ["禅城", "学校"])) == ["schools"]
+    assert ids(search(loaded, [("医保", "医疗保险")])) == ["insurance"]
+    assert search(loaded, ["教育局", "公交"]).total == 0
+
+
+def test_field_titles_department_and_tags_are_searched(loaded):
+    assert ids(search(loaded, ["统一社会信用代码"])) == ["insurance"]
+    assert ids(search(loaded, ["医疗保障局"])) == ["insurance"]
+    assert ids(search(loaded, ["公交"])) == ["bus"]
+
+
+def test_labels_filter_hits_totals_and_facets(loaded):
+    public = search(loaded, facets=("department",))
+    assert sorted(ids(public)) == ["bus", "insurance", "schools"]
+    assert public.total == 3
+    assert dict(public.facets["department"]) == {"edu": 1, "health": 1, "transport": 1}
+
+    owner = search(loaded, labels=frozenset({"public", "dept:edu"}), facets=("department",))
+    assert owner.total == 4
+    assert dict(owner.facets["department"])["edu"] == 2
+    assert search(loaded, labels=None).total == 4
+    assert search(loaded, labels=frozenset()).total == 0
+
+
+def test_filters_and_facets(loaded):
+    result = search(loaded, filters=(("formats", ("CSV",)),), facets=("formats", "department"))
+    assert sorted(ids(result)) == ["insurance", "schools"]
+    assert dict(result.facets["formats"]) == {"CSV": 2, "API": 1}
+    either = search(loaded, filters=(("department", ("edu", "transport")),))
+    assert sorted(ids(either)) == ["bus", "schools"]
+
+
+def test_sorts_and_pages(loaded):
+    assert ids(search(loaded, sort="modified")) == ["bus", "schools", "insurance"]
+    assert ids(search(loaded, sort="downloads"))[:2] == ["schools", "insurance"]
+    assert ids(search(loaded, sort="released"))[:2] == ["insurance", "schools"]
+    titles_sorted = ids(search(loaded, sort="title"))
+    assert len(titles_sorted) == 3
+    first, second = (
+        search(loaded, sort="modified", limit=2),
+        search(loaded, sort="modified", offset=2, limit=2),
+    )
+    assert ids(first) + ids(second) == ["bus", "schools", "insurance"]
+    assert first.total == second.total == 3
+
+
+def test_highlights_are_escaped_html(loaded):
+    loaded.upsert([document("x", "<b>学校</b>名录")])
+    hit = next(h for h in search(loaded, ["学校"]).hits if h.id == "x")
+    assert "<mark>" in hit.highlights["title"]
+    assert "<b>" not in hit.highlights["title"]
+
+
+def test_suggestions(loaded):
+    assert loaded.suggest("区教育", frozenset({"public"}), 5) == ["区教育局学校名录"]
+    assert loaded.suggest("教师", frozenset({"public"}), 5) == []
+    assert loaded.suggest("教师", None, 5) == ["教师资格认定信息"]
+
+
+def test_upsert_replaces_and_remove_deletes(loaded):
+    loaded.upsert([document("schools", "中小学名录", department_name="统计局")])
+    assert search(loaded, ["教育局"]).total == 0
+    assert ids(search(loaded, ["中小学"])) == ["schools"]
+    loaded.remove(["schools", "never-indexed"])
+    assert search(loaded, ["中小学"]).total == 0
+    assert loaded.count() == 3
+
+
+def test_rebuild_swaps_in_a_new_index(loaded):
+    assert loaded.rebuild(iter(CATALOG[:2])) == 2
+    assert loaded.count() == 2
+    assert ids(search(loaded, ["教育局"])) == ["schools"]
+    assert search(loaded, ["公交"]).total == 0

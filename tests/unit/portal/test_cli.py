@@ -1,0 +1,79 @@
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from catalog.backends import Backends
+from catalog.models import ApiToken
+from catalog.services.users import hash_token
+from portal.cli import main
+from portal.settings import Settings
+
+
+@pytest.fixture
+def environment(tmp_path, database_engine):
+    """The CLI pointed at a temporary instance and the test database."""
+    with database_engine.begin() as connection:
+        for table in ("api_tokens", "memberships", "audit_events", "users"):
+            connection.exec_driver_sql(f"DELETE FROM {table}")
+    return {
+        "OPENDATA_INSTANCE_PATH": str(tmp_path / "instance"),
+        "OPENDATA_DATABASE_URL": database_engine.url.render_as_string(hide_password=False),
+    }
+
+
+def run(environment, *args, input=None):
+    return CliRunner().invoke(main, list(args), env=environment, input=input)
+
+
+def test_init_check_and_token(environment):
+    assert run(environment, "init").exit_code == 0
+    checked = run(environment, "check")
+    assert checked.exit_code == 0, checked.output
+    assert "database" in checked.output and "ok" in checked.output
+
+    created = run(environment, "user", "create", "steward", input="pw-123456\npw-123456\n")
+    assert created.exit_code == 0, created.output
+    issued = run(environment, "token", "create", "--user", "steward", "--scope", "read")
+    assert issued.exit_code == 0, issued.output
+    token = issued.output.strip()
+    assert token.startswith("odp_")
+
+    backends = Backends.from_settings(Settings.load(environ=environment))
+    with backends.sessions() as session:
+        row = session.scalar(select(ApiToken))
+        # Only the hash is kept, never the token.
+        assert row.token_hash == hash_token(token)
+        assert token not in (row.token_hash, row.prefix)
+        assert row.scopes == ["read"]
+    backends.dispose()
+
+
+def test_token_for_unknown_user_fails_clearly(environment):
+    run(environment, "init")
+    result = run(environment, "token", "create", "--user", "nobody")
+    assert result.exit_code == 1
+    assert "No user named 'nobody'" in result.output
+
+
+def test_bad_setting_is_a_clear_error(environment):
+    environment = {**environment, "OPENDATA_STORAGE_URL": "ftp://files"}
+    result = run(environment, "check")
+    assert result.exit_code == 1
+    assert "OPENDATA_STORAGE_URL" in result.output
+
+
+def test_check_fails_when_the_database_does_not_answer(environment, tmp_path):
+    environment = {
+        **environment,
+        "OPENDATA_DATABASE_URL": "postgresql+psycopg://nobody:x@127.0.0.1:1/none",
+    }
+    result = run(environment, "check")
+    assert result.exit_code == 1
+    assert "FAILED" in result.output
+
+
+def test_settings_lists_every_variable(environment):
+    result = run(environment, "settings")
+    assert result.exit_code == 0
+    for name in ("OPENDATA_DATABASE_URL", "OPENDATA_STORAGE_URL", "OPENDATA_SEARCH_URL"):
+        assert name in result.output
