@@ -1,0 +1,193 @@
+"""Loads the demo catalog through the catalog's own services, so it is always valid.
+
+Running it twice changes nothing: every department, theme, user, dataset and resource is
+looked up by its slug or name first and only created when missing.
+"""
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.demo.files import media_type_for, resource_seed, write_resource_file
+from catalog.interfaces import ObjectStore
+from catalog.models import Dataset, Department, Theme, User
+from catalog.policy import Actor
+from catalog.services import users
+from catalog.services.datasets import DatasetValues, create_dataset
+from catalog.services.departments import (
+    DepartmentValues,
+    create_department,
+    create_theme,
+    ensure_licenses,
+)
+from catalog.services.resources import ResourceValues, add_resource, find_resource
+from catalog.vocab import Role
+
+DATA = Path(__file__).parent / "data"
+ADMIN_NAME = "admin"
+FILE_EXTENSIONS = {"CSV": "csv", "XLSX": "xlsx", "GEOJSON": "geojson"}
+# Generated files are spooled in memory up to this size, then on disk.
+SPOOL_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class DemoReport:
+    departments: int = 0
+    themes: int = 0
+    users: int = 0
+    datasets: int = 0
+    resources: int = 0
+    files: int = 0
+
+    def summary(self) -> str:
+        if not any(vars(self).values()):
+            return "Demo catalog already loaded; nothing changed."
+        return (
+            f"Demo catalog loaded: {self.departments} departments, {self.themes} themes, "
+            f"{self.users} users, {self.datasets} datasets, {self.resources} resources "
+            f"({self.files} generated files)."
+        )
+
+
+def _read(name: str) -> list[dict]:
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def load_demo(
+    session: Session,
+    object_store: ObjectStore,
+    actor: Actor,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> DemoReport:
+    report = DemoReport()
+    ensure_licenses(session)
+    session.commit()
+    _load_themes(session, actor, report)
+    _load_departments(session, actor, report)
+    _load_users(session, actor, report)
+    specs = _read("datasets.json")
+    for position, spec in enumerate(specs, start=1):
+        _load_dataset(session, actor, object_store, spec, report)
+        if position % 50 == 0:
+            progress(f"  {position}/{len(specs)} datasets")
+    return report
+
+
+def _load_themes(session: Session, actor: Actor, report: DemoReport) -> None:
+    known = set(session.scalars(select(Theme.slug)))
+    for spec in _read("themes.json"):
+        if spec["slug"] not in known:
+            create_theme(session, actor, spec["slug"], spec["name"], spec.get("name_en", ""))
+            report.themes += 1
+
+
+def _load_departments(session: Session, actor: Actor, report: DemoReport) -> None:
+    known = set(session.scalars(select(Department.slug)))
+    for spec in _read("departments.json"):
+        if spec["slug"] not in known:
+            create_department(session, actor, DepartmentValues(**spec))
+            report.departments += 1
+
+
+def _load_users(session: Session, actor: Actor, report: DemoReport) -> None:
+    """The sysadmin ``admin`` and, for each department, an editor ``<slug>-steward``."""
+    known = set(session.scalars(select(User.name)))
+    if ADMIN_NAME not in known:
+        users.create_user(session, actor, ADMIN_NAME, display_name="平台管理员", sysadmin=True)
+        report.users += 1
+    for department in session.scalars(select(Department).order_by(Department.slug)).all():
+        name = f"{department.slug}-steward"
+        if name in known:
+            continue
+        steward = users.create_user(
+            session, actor, name, display_name=f"{department.name}数据管理员"
+        )
+        users.set_membership(session, actor, steward, department, Role.EDITOR)
+        report.users += 1
+
+
+def _load_dataset(
+    session: Session, actor: Actor, object_store: ObjectStore, spec: dict, report: DemoReport
+) -> None:
+    dataset = session.scalar(select(Dataset).where(Dataset.slug == spec["slug"]))
+    if dataset is None:
+        values = DatasetValues(
+            slug=spec["slug"],
+            title=spec["title"],
+            title_en=spec.get("title_en", ""),
+            description=spec.get("description", ""),
+            department=spec["department"],
+            themes=spec.get("themes", []),
+            tags=spec.get("tags", []),
+            license=spec.get("license"),
+            resource_code=spec.get("resource_code"),
+            open_type=spec["open_type"],
+            open_condition=spec.get("open_condition", ""),
+            share_type=spec["share_type"],
+            share_condition=spec.get("share_condition", ""),
+            share_method=spec.get("share_method", "file"),
+            update_frequency=spec.get("update_frequency", "other"),
+            release_date=_date(spec.get("release_date")),
+            temporal_start=_date(spec.get("temporal_start")),
+            temporal_end=_date(spec.get("temporal_end")),
+            spatial=spec.get("spatial", ""),
+            state=spec.get("state", "published"),
+        )
+        dataset = create_dataset(session, actor, values)
+        report.datasets += 1
+    for resource_spec in spec.get("resources", []):
+        if find_resource(session, dataset, resource_spec["name"]) is None:
+            _add_resource(session, actor, object_store, dataset, resource_spec, report)
+
+
+def _add_resource(
+    session: Session,
+    actor: Actor,
+    object_store: ObjectStore,
+    dataset: Dataset,
+    spec: dict,
+    report: DemoReport,
+) -> None:
+    file_format = spec["format"]
+    if "url" in spec:
+        values = ResourceValues(name=spec["name"], format=file_format, url=spec["url"])
+        add_resource(session, actor, object_store, dataset.slug, values)
+        report.resources += 1
+        return
+    fields = [
+        {
+            "name": f["name"],
+            "title": f.get("title", ""),
+            "type": f.get("type", "text"),
+            "sensitive": bool(f.get("sensitive", False)),
+        }
+        for f in spec["fields"]
+    ]
+    values = ResourceValues(
+        name=spec["name"],
+        format=file_format,
+        media_type=media_type_for(file_format),
+        fields=fields,
+        row_count=spec["rows"],
+    )
+    extension = FILE_EXTENSIONS.get(file_format.upper())
+    if extension is None:
+        raise ValueError(f"datasets.json: the demo cannot generate {file_format} files")
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as content:
+        write_resource_file(spec, resource_seed(dataset.slug, spec["name"]), content)
+        content.seek(0)
+        add_resource(
+            session, actor, object_store, dataset.slug, values, content, f"data.{extension}"
+        )
+    report.resources += 1
+    report.files += 1
