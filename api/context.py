@@ -9,6 +9,7 @@ from catalog.policy import Actor
 from catalog.services.users import actor_for_token, actor_for_user
 
 SESSION_USER_KEY = "user_id"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def backends() -> Backends:
@@ -42,6 +43,10 @@ def _resolve_actor() -> Actor:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Use 'Authorization: Bearer <token>'.")
         return actor_for_token(db(), token.strip())
+    # The API is exempt from CSRF tokens, so its writes must not ride on a session cookie
+    # that another site could make the browser send: they need a bearer token.
+    if request.path.startswith("/api/") and request.method not in SAFE_METHODS:
+        return Actor.anonymous()
     user_id = session.get(SESSION_USER_KEY)
     if user_id:
         user = db().get(User, user_id)

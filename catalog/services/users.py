@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -54,11 +55,17 @@ def create_user(
     return user
 
 
+# Checked against when the user does not exist, so that a wrong name costs as much time
+# as a wrong password and response times do not tell which names exist.
+@cache
+def _dummy_password_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
 def check_password(session: Session, name: str, password: str) -> User:
     user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
-    if user is None or not user.password_hash:
-        raise Unauthorized("Unknown user name or wrong password.")
-    if not check_password_hash(user.password_hash, password):
+    stored = user.password_hash if user is not None and user.password_hash else None
+    if not check_password_hash(stored or _dummy_password_hash(), password) or stored is None:
         raise Unauthorized("Unknown user name or wrong password.")
     return user
 
