@@ -1,23 +1,18 @@
 """Datasets: find, show, create, update and withdraw, each through the access policy."""
 
-import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from catalog.errors import Conflict, Forbidden, InvalidInput, NotFound
-from catalog.filters import DATASET_FILTERS, FacetCount
 from catalog.models import Dataset, Department, License, Resource, Tag, Theme, utcnow
 from catalog.policy import Action, Actor, can_create_dataset, require, visible_clause
 from catalog.services.audit import dataset_snapshot, record_dataset_change
 from catalog.services.departments import SLUG_PATTERN
 from catalog.vocab import DatasetState, OpenType, ShareMethod, ShareType, UpdateFrequency
-
-MAX_PAGE_SIZE = 100
-SORTS = ("relevance", "modified", "title", "released")
 
 
 class _Unset:
@@ -87,25 +82,8 @@ VOCABULARIES = {
 }
 
 
-@dataclass(frozen=True)
-class DatasetQuery:
-    q: str = ""
-    filters: dict[str, list[str]] = field(default_factory=dict)  # param -> accepted values
-    sort: str = "relevance"
-    page: int = 1
-    per_page: int = 20
-
-
-@dataclass(frozen=True)
-class DatasetPage:
-    items: list[Dataset]
-    total: int
-    page: int
-    per_page: int
-    facets: dict[str, list[FacetCount]]
-
-
-def _dataset_options():
+def dataset_load_options():
+    """Load what pages and documents show of a dataset, in a few queries."""
     return (
         selectinload(Dataset.department),
         selectinload(Dataset.themes),
@@ -115,76 +93,11 @@ def _dataset_options():
     )
 
 
-def _like(term: str) -> str:
-    return "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
-
-
-def _text_clause(q: str) -> ColumnElement[bool] | None:
-    """Every whitespace-separated term must appear in a title, text, tag, department or file."""
-    terms = q.split()
-    if not terms:
-        return None
-    per_term = []
-    for term in terms:
-        pattern = _like(term)
-        per_term.append(
-            or_(
-                Dataset.title.like(pattern, escape="\\"),
-                Dataset.title_en.ilike(pattern, escape="\\"),
-                Dataset.description.like(pattern, escape="\\"),
-                Dataset.resource_code.like(pattern, escape="\\"),
-                Dataset.tags.any(Tag.name.like(pattern, escape="\\")),
-                Dataset.department.has(Department.name.like(pattern, escape="\\")),
-                Dataset.resources.any(Resource.name.like(pattern, escape="\\")),
-            )
-        )
-    return and_(*per_term)
-
-
-def search_datasets(session: Session, actor: Actor, query: DatasetQuery) -> DatasetPage:
-    """Datasets the actor may see that match the query, with facet counts over the same set."""
-    unknown = set(query.filters) - {f.param for f in DATASET_FILTERS}
-    if unknown:
-        raise InvalidInput({name: ["Unknown filter."] for name in sorted(unknown)})
-    if query.sort not in SORTS:
-        raise InvalidInput({"sort": [f"Use one of {', '.join(SORTS)}."]})
-    conditions = [visible_clause(actor, Dataset)]
-    text = _text_clause(query.q)
-    if text is not None:
-        conditions.append(text)
-    for dataset_filter in DATASET_FILTERS:
-        values = query.filters.get(dataset_filter.param)
-        if values:
-            conditions.append(dataset_filter.clause(values))
-    where = and_(*conditions)
-
-    per_page = max(1, min(query.per_page, MAX_PAGE_SIZE))
-    page = max(1, query.page)
-    total = session.scalar(select(func.count()).select_from(Dataset).where(where)) or 0
-    ordered = select(Dataset).where(where).options(*_dataset_options())
-    ordered = ordered.order_by(*_ordering(query), Dataset.id)
-    items = session.scalars(ordered.limit(per_page).offset((page - 1) * per_page)).all()
-    facets = {f.param: f.counts(session, where) for f in DATASET_FILTERS}
-    return DatasetPage(list(items), total, page, per_page, facets)
-
-
-def _ordering(query: DatasetQuery) -> list:
-    match query.sort:
-        case "title":
-            return [Dataset.title]
-        case "released":
-            return [Dataset.release_date.desc()]
-        case "relevance" if query.q.strip():
-            in_title = and_(*(Dataset.title.like(_like(t), escape="\\") for t in query.q.split()))
-            return [case((in_title, 0), else_=1), Dataset.modified_at.desc()]
-    return [Dataset.modified_at.desc()]
-
-
 def _load(session: Session, slug_or_id: str) -> Dataset:
     dataset = session.scalar(
         select(Dataset)
         .where((Dataset.slug == slug_or_id) | (Dataset.id == slug_or_id))
-        .options(*_dataset_options())
+        .options(*dataset_load_options())
     )
     if dataset is None:
         raise NotFound("Dataset not found.")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from catalog.errors import Forbidden, InvalidInput
 from catalog.filters import DATASET_FILTERS, FILTERS_BY_PARAM, FacetCount
@@ -18,6 +18,7 @@ from catalog.models import AuditEvent, Dataset, SearchOutbox, SynonymSet, utcnow
 from catalog.policy import Action, Actor, actor_labels, can, can_manage_catalog
 from catalog.search.documents import dataset_document
 from catalog.services.audit import record_event
+from catalog.services.datasets import dataset_load_options
 
 MAX_PAGE_SIZE = 100
 # Deep pages cost the engines dearly; past this, narrow the search instead.
@@ -43,16 +44,6 @@ class DatasetPage:
     per_page: int
     facets: dict[str, list[FacetCount]]  # by filter param
     highlights: dict[str, dict[str, str]]  # dataset id -> field -> marked-up HTML
-
-
-def _options():
-    return (
-        selectinload(Dataset.department),
-        selectinload(Dataset.themes),
-        selectinload(Dataset.tags),
-        selectinload(Dataset.resources),
-        selectinload(Dataset.license),
-    )
 
 
 def search_labels(actor: Actor) -> frozenset[str] | None:
@@ -106,7 +97,9 @@ def search_datasets(
     ids = [hit.id for hit in result.hits]
     rows = {
         d.id: d
-        for d in session.scalars(select(Dataset).where(Dataset.id.in_(ids)).options(*_options()))
+        for d in session.scalars(
+            select(Dataset).where(Dataset.id.in_(ids)).options(*dataset_load_options())
+        )
     }
     # The index may lag the catalog by a moment: the catalog and its policy have the last word.
     items = [rows[i] for i in ids if i in rows and can(actor, Action.VIEW, rows[i])]
@@ -137,7 +130,7 @@ def index_pending(session: Session, index: CatalogIndex, batch: int = OUTBOX_BAT
         return 0
     dataset_ids = list(dict.fromkeys(e.dataset_id for e in entries))
     datasets = session.scalars(
-        select(Dataset).where(Dataset.id.in_(dataset_ids)).options(*_options())
+        select(Dataset).where(Dataset.id.in_(dataset_ids)).options(*dataset_load_options())
     ).all()
     found = {d.id for d in datasets}
     try:
@@ -169,7 +162,7 @@ def _all_documents(session: Session) -> Iterator[dict]:
             .where(Dataset.id > last_id)
             .order_by(Dataset.id)
             .limit(500)
-            .options(*_options())
+            .options(*dataset_load_options())
         ).all()
         if not chunk:
             return

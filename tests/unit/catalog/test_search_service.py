@@ -49,7 +49,10 @@ def titles(page):
     return [d.title for d in page.items]
 
 
-def search(session, backends, actor=Actor.anonymous(), **query):
+ANONYMOUS = Actor.anonymous()
+
+
+def search(session, backends, actor=ANONYMOUS, **query):
     return search_datasets(session, backends.catalog_index, actor, DatasetQuery(**query))
 
 

@@ -1,9 +1,9 @@
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from catalog.backends import Backends
-from catalog.models import ApiToken
+from catalog.models import ApiToken, AuditEvent, Membership, User
 from catalog.services.users import hash_token
 from portal.cli import main
 from portal.settings import Settings
@@ -13,8 +13,8 @@ from portal.settings import Settings
 def environment(tmp_path, database_engine):
     """The CLI pointed at a temporary instance and the test database."""
     with database_engine.begin() as connection:
-        for table in ("api_tokens", "memberships", "audit_events", "users"):
-            connection.exec_driver_sql(f"DELETE FROM {table}")
+        for table in (ApiToken, Membership, AuditEvent, User):
+            connection.execute(delete(table))
     return {
         "OPENDATA_INSTANCE_PATH": str(tmp_path / "instance"),
         "OPENDATA_DATABASE_URL": database_engine.url.render_as_string(hide_password=False),
