@@ -2,7 +2,7 @@
 
 from http import HTTPStatus
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api as BaseApi
 from flask_smorest import Blueprint as BaseBlueprint
 from werkzeug.exceptions import HTTPException
@@ -63,11 +63,22 @@ def init_app(app: Flask) -> Api:
     )
     api = Api(app)
 
+    @app.after_request
+    def _caller_dependent_caching(response):
+        # What the API answers depends on who asks: caches must keep callers apart.
+        if request.path.startswith(API_PREFIX):
+            response.vary.update(("Authorization", "Cookie"))
+            if request.headers.get("Authorization") or request.cookies:
+                response.cache_control.private = True
+        return response
+
     from api.datasets.resources import blp as datasets_blp
     from api.departments.resources import blp as departments_blp
+    from api.records.resources import blp as records_blp
     from api.resources.resources import blp as resources_blp
     from api.vocabularies.resources import blp as vocabularies_blp
 
-    for blueprint in (departments_blp, datasets_blp, resources_blp, vocabularies_blp):
+    blueprints = (departments_blp, datasets_blp, resources_blp, records_blp, vocabularies_blp)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + blueprint.url_prefix)
     return api

@@ -27,6 +27,7 @@ from catalog.services.departments import (
     ensure_licenses,
 )
 from catalog.services.resources import ResourceValues, add_resource, find_resource
+from catalog.services.search import add_synonyms, list_synonyms
 from catalog.vocab import Role
 
 DATA = Path(__file__).parent / "data"
@@ -41,6 +42,7 @@ class DemoReport:
     departments: int = 0
     themes: int = 0
     users: int = 0
+    synonyms: int = 0
     datasets: int = 0
     resources: int = 0
     files: int = 0
@@ -50,7 +52,8 @@ class DemoReport:
             return "Demo catalog already loaded; nothing changed."
         return (
             f"Demo catalog loaded: {self.departments} departments, {self.themes} themes, "
-            f"{self.users} users, {self.datasets} datasets, {self.resources} resources "
+            f"{self.users} users, {self.synonyms} synonym sets, {self.datasets} datasets, "
+            f"{self.resources} resources "
             f"({self.files} generated files)."
         )
 
@@ -75,6 +78,7 @@ def load_demo(
     _load_themes(session, actor, report)
     _load_departments(session, actor, report)
     _load_users(session, actor, report)
+    _load_synonyms(session, actor, report)
     specs = _read("datasets.json")
     for position, spec in enumerate(specs, start=1):
         _load_dataset(session, actor, object_store, spec, report)
@@ -114,6 +118,14 @@ def _load_users(session: Session, actor: Actor, report: DemoReport) -> None:
         )
         users.set_membership(session, actor, steward, department, Role.EDITOR)
         report.users += 1
+
+
+def _load_synonyms(session: Session, actor: Actor, report: DemoReport) -> None:
+    known = {tuple(sorted(s.terms)) for s in list_synonyms(session)}
+    for terms in _read("synonyms.json"):
+        if tuple(sorted(terms)) not in known:
+            add_synonyms(session, actor, terms)
+            report.synonyms += 1
 
 
 def _load_dataset(

@@ -20,5 +20,11 @@ class ElasticsearchCatalogIndex(EngineCatalogIndex):
     def _create_index(self, name: str) -> None:
         self.client.indices.create(index=name, settings=INDEX_SETTINGS, mappings=MAPPINGS)
 
-    def _bulk(self, actions: Iterator[dict], refresh: bool | str) -> None:
-        helpers.bulk(self.client, actions, chunk_size=BULK_CHUNK, refresh=refresh)
+    def _bulk(self, actions: Iterator[dict], refresh: bool | str) -> list[dict]:
+        _done, errors = helpers.bulk(
+            self.client, actions, chunk_size=BULK_CHUNK, refresh=refresh, raise_on_error=False
+        )
+        return errors
+
+    def _update_aliases(self, actions: list[dict]) -> None:
+        self.client.indices.update_aliases(actions=actions)

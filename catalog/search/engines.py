@@ -196,8 +196,22 @@ class EngineCatalogIndex:
     def _create_index(self, name: str) -> None:
         raise NotImplementedError
 
-    def _bulk(self, actions: Iterator[dict], refresh: bool | str) -> None:
+    def _bulk(self, actions: Iterator[dict], refresh: bool | str) -> list[dict]:
+        """Send the actions; return the per-item errors."""
         raise NotImplementedError
+
+    def _update_aliases(self, actions: list[dict]) -> None:
+        raise NotImplementedError
+
+    def _send(self, actions: Iterator[dict], refresh: bool | str) -> None:
+        errors = [
+            error
+            for error in self._bulk(actions, refresh)
+            # Removing a document that is not there already is what was wanted.
+            if not ("delete" in error and error["delete"].get("status") == 404)
+        ]
+        if errors:
+            raise RuntimeError(f"{len(errors)} documents failed: {errors[:3]}")
 
     def _new_index_name(self) -> str:
         return f"{self.alias}-{time.time_ns()}"
@@ -220,7 +234,7 @@ class EngineCatalogIndex:
 
     def remove(self, ids: list[str]) -> None:
         if ids:
-            self._bulk(
+            self._send(
                 ({"_op_type": "delete", "_index": self.alias, "_id": i} for i in ids),
                 refresh="wait_for",
             )
@@ -254,12 +268,12 @@ class EngineCatalogIndex:
                 }
 
         try:
-            self._bulk(actions(), refresh=True)
+            self._send(actions(), refresh=True)
         except BaseException:
             self.client.indices.delete(index=new)
             raise
-        self.client.indices.update_aliases(
-            actions=[{"remove": {"index": name, "alias": self.alias}} for name in old]
+        self._update_aliases(
+            [{"remove": {"index": name, "alias": self.alias}} for name in old]
             + [{"add": {"index": new, "alias": self.alias}}]
         )
         for name in old:

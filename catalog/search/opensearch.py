@@ -22,5 +22,11 @@ class OpenSearchCatalogIndex(EngineCatalogIndex):
             index=name, body={"settings": INDEX_SETTINGS, "mappings": MAPPINGS}
         )
 
-    def _bulk(self, actions: Iterator[dict], refresh: bool | str) -> None:
-        helpers.bulk(self.client, actions, chunk_size=BULK_CHUNK, refresh=refresh)
+    def _bulk(self, actions: Iterator[dict], refresh: bool | str) -> list[dict]:
+        _done, errors = helpers.bulk(
+            self.client, actions, chunk_size=BULK_CHUNK, refresh=refresh, raise_on_error=False
+        )
+        return errors
+
+    def _update_aliases(self, actions: list[dict]) -> None:
+        self.client.indices.update_aliases(body={"actions": actions})
