@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Provision and run the servers the tests use, on a Debian 12 host as root, without Docker.
 #
 #   scripts/services.sh start [NAME...]   install what is missing, start the services (all by
@@ -10,9 +11,11 @@
 # NAME is one of postgres, opensearch, redis, minio. Progress goes to stderr and export lines
 # to stdout, so `eval "$(scripts/services.sh start)"` also works. Each service is four
 # functions, start_NAME, stop_NAME, status_NAME and env_NAME, in scripts/services.d/NAME.sh,
-# listed in SERVICES; they install into the system but keep all data and logs in
-# $OPENDATA_SERVICES_DIR (default /var/tmp/opendata-services), and what they build or fetch in
-# the same folder (or the Maven and Go caches under ~root), so a second start is quick.
+# listed in SERVICES (and optionally prepare_NAME, which `start` calls before starting any, to
+# begin a slow first step in the background). They install into the system but keep all data
+# and logs in $OPENDATA_SERVICES_DIR (default /var/tmp/opendata-services), with what they build
+# or assemble (beside the Maven and Go caches under ~root), so only the first start is slow:
+# on a new machine about 12 minutes, most of it building MinIO; then seconds (OpenSearch ~25s).
 set -euo pipefail
 
 # Outside the checkout: the servers run as their own users, who may not reach a checkout
@@ -69,9 +72,9 @@ spawn() {
 # pid_alive PIDFILE PATTERN: print the pid in PIDFILE if that process is alive and its command
 # line contains PATTERN (so a pid reused by another program after a reboot is not taken).
 pid_alive() {
-    local pid
+    local pid cmdline
     [[ -f $1 ]] && pid=$(<"$1") && [[ $pid =~ ^[0-9]+$ ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2" || return 1
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") && [[ $cmdline == *"$2"* ]] || return 1
     echo "$pid"
 }
 
@@ -128,32 +131,33 @@ source "$SCRIPT_DIR/services.d/redis.sh"
 # shellcheck source=services.d/minio.sh
 source "$SCRIPT_DIR/services.d/minio.sh"
 
-
 # --- commands ----------------------------------------------------------------------------------
 
 main() {
-    local command=${1:-} service name i failed=0 known
+    local command=${1:-} service name i failed=0
     local -a selected=()
     shift || true
     # The named services, in SERVICES order whatever order they were named in; all by default.
-    for name in "$@"; do
-        known=0
-        for service in "${SERVICES[@]}"; do [[ $service == "$name" ]] && known=1; done
-        ((known)) || die "unknown service '$name'; known: ${SERVICES[*]}"
-    done
-    for service in "${SERVICES[@]}"; do
-        if (($# == 0)); then
-            selected+=("$service")
-        else
-            for name in "$@"; do [[ $service == "$name" ]] && selected+=("$service") && break; done
-        fi
-    done
+    if (($# == 0)); then
+        selected=("${SERVICES[@]}")
+    else
+        for name in "$@"; do
+            [[ " ${SERVICES[*]} " == *" $name "* ]] || die "unknown service '$name'; known: ${SERVICES[*]}"
+        done
+        for service in "${SERVICES[@]}"; do
+            if [[ " $* " == *" $service "* ]]; then selected+=("$service"); fi
+        done
+    fi
 
     if [[ $command != env && $EUID -ne 0 ]]; then
         die "run as root: installs use apt-get and servers run as their own OS users"
     fi
     case $command in
     start)
+        # A service with a slow first step (a build) may begin it now, in the background.
+        for service in "${selected[@]}"; do
+            if declare -F "prepare_$service" >/dev/null; then "prepare_$service"; fi
+        done
         for service in "${selected[@]}"; do
             local started=$SECONDS
             "start_$service"

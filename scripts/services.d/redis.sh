@@ -13,7 +13,12 @@ install_redis() {
     # a policy-rc.d that refuses it stops that (unless the image already has its own policy).
     local policy=/usr/sbin/policy-rc.d ours=
     if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\n[ "$1" = redis-server ] && exit 101\nexit 0\n' >"$policy"
+        cat >"$policy" <<'EOF'
+#!/bin/sh
+# Left by scripts/services.sh while it installs redis-server; removed right after.
+[ "$1" = redis-server ] && exit 101
+exit 0
+EOF
         chmod 755 "$policy"
         ours=1
     fi
@@ -27,7 +32,9 @@ install_redis() {
 redis_ping() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
 
 start_redis() {
-    command -v redis-server >/dev/null && command -v redis-cli >/dev/null || install_redis
+    if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+        install_redis
+    fi
     if pid_alive "$REDIS_PID" redis-server >/dev/null; then
         log "redis already running on 127.0.0.1:$REDIS_PORT"
     else
