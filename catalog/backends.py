@@ -1,14 +1,31 @@
 """The backends chosen by settings, built once at start and shared by web, CLI and workers."""
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.db import create_database_engine, schema_status, session_factory
-from catalog.interfaces import CatalogIndex, ObjectStore
+from catalog.interfaces import CatalogIndex, ObjectStore, RecordStore
+from catalog.records.sql import SqlRecordStore
 from catalog.search import catalog_index_from_settings
 from catalog.storage import object_store_from_settings
+
+
+def record_store_from_settings(settings, engine: Engine) -> RecordStore:
+    """Records live beside the catalog index: in the search engine when one is set, else in
+    tables of the catalog database."""
+    scheme = urlsplit(settings.search_url).scheme
+    if scheme.startswith("opensearch+"):
+        from catalog.records.engines import OpenSearchRecordStore
+
+        return OpenSearchRecordStore.from_settings(settings)
+    if scheme.startswith("elasticsearch+"):
+        from catalog.records.engines import ElasticsearchRecordStore
+
+        return ElasticsearchRecordStore.from_settings(settings)
+    return SqlRecordStore(engine)
 
 
 @dataclass
@@ -17,6 +34,7 @@ class Backends:
     sessions: sessionmaker[Session]
     object_store: ObjectStore
     catalog_index: CatalogIndex
+    record_store: RecordStore
 
     @classmethod
     def from_settings(cls, settings) -> "Backends":
@@ -26,6 +44,7 @@ class Backends:
             sessions=session_factory(engine),
             object_store=object_store_from_settings(settings),
             catalog_index=catalog_index_from_settings(settings),
+            record_store=record_store_from_settings(settings, engine),
         )
 
     def check(self) -> list[tuple[str, bool, str]]:
@@ -41,7 +60,12 @@ class Backends:
             results.append(("database", current == head, detail))
         except Exception as error:  # noqa: BLE001 - reported to the operator, not swallowed
             results.append(("database", False, f"{type(error).__name__}: {error}"))
-        for port, backend in (("object store", self.object_store), ("search", self.catalog_index)):
+        ports = (
+            ("object store", self.object_store),
+            ("search", self.catalog_index),
+            ("records", self.record_store),
+        )
+        for port, backend in ports:
             try:
                 results.append((port, True, backend.check()))
             except Exception as error:  # noqa: BLE001 - reported to the operator, not swallowed

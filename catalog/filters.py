@@ -37,9 +37,7 @@ class DatasetFilter:
         if self.vocabulary is not None:
             return {value: _vocabulary_label(self.vocabulary, value) for value in values}
         if self.value_column is not None and values:
-            query = select(self.value_column, self.name_column).where(
-                self.value_column.in_(values)
-            )
+            query = select(self.value_column, self.name_column).where(self.value_column.in_(values))
             return dict(session.execute(query).all())
         return {value: value for value in values}
 

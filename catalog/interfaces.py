@@ -85,3 +85,82 @@ class CatalogIndex(Protocol):
 
     def check(self) -> str:
         """Say where the index is; raise if it does not answer."""
+
+
+@dataclass(frozen=True)
+class RecordField:
+    """One field (信息项) of a tabular resource, as the record store keeps it."""
+
+    name: str
+    type: str  # catalog.vocab.FieldType code
+    title: str = ""
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """A condition on one field. ``op`` is one of:
+    ``eq`` (value), ``in`` (values), ``range`` (gte and/or lte, either may be None),
+    ``exists`` (value True: the field has a value; False: it has none)."""
+
+    field: str
+    op: str
+    value: object = None
+    values: tuple = ()
+    gte: object = None
+    lte: object = None
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    q: str = ""  # full text over the text fields
+    # The text fields q searches; empty means all. Lets the service keep q away from
+    # sensitive fields for callers who see them masked (a search would reveal them).
+    search_fields: tuple[str, ...] = ()
+    filters: tuple[RecordFilter, ...] = ()
+    sort: tuple[tuple[str, str], ...] = ()  # (field, "asc" | "desc"); "_id" is the row order
+    fields: tuple[str, ...] = ()  # empty: all fields
+    limit: int = 100
+    cursor: str | None = None  # from the previous page's next_cursor
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    rows: list[dict]  # each with "_id", the row's position in the file (1-based)
+    total: int
+    total_is_estimate: bool  # True when counting exactly would be slow
+    next_cursor: str | None  # None on the last page
+
+
+class RecordStore(Protocol):
+    """The rows of tabular resources (CKAN's DataStore): one table or index per resource.
+
+    Values arrive already typed (int, float, Decimal, str, date, datetime, bool, and
+    (lat, lon) tuples for geo points); None is a missing value.
+    """
+
+    def create(self, resource_id: str, fields: list[RecordField]) -> None:
+        """Make an empty store for the resource, replacing any earlier one."""
+
+    def append(self, resource_id: str, rows: Iterator[dict]) -> int:
+        """Add rows in batches, streaming; rows carry "_id". Returns how many were added."""
+
+    def drop(self, resource_id: str) -> None: ...
+
+    def exists(self, resource_id: str) -> bool: ...
+
+    def fields(self, resource_id: str) -> list[RecordField]: ...
+
+    def query(self, resource_id: str, query: RecordQuery) -> RecordPage:
+        """One page of matching rows; deep pages go by cursor (keyset / search_after),
+        never by a large offset."""
+
+    def group_counts(
+        self, resource_id: str, field: str, query: RecordQuery, limit: int
+    ) -> list[tuple[object, int]]:
+        """How many matching rows have each value of ``field``, most first."""
+
+    def export(self, resource_id: str, query: RecordQuery) -> Iterator[dict]:
+        """Every matching row, streamed in batches; memory stays flat whatever the size."""
+
+    def check(self) -> str: ...

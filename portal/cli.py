@@ -79,7 +79,13 @@ def demo(context: Context) -> None:
 
     _initialise(context)
     with context.backends.sessions() as session:
-        report = load_demo(session, context.backends.object_store, OPERATOR, progress=click.echo)
+        report = load_demo(
+            session,
+            context.backends.object_store,
+            context.backends.record_store,
+            OPERATOR,
+            progress=click.echo,
+        )
     click.echo(report.summary())
     indexed = drain(context.backends)
     if indexed:

@@ -13,6 +13,7 @@ from sqlalchemy import make_url, text
 from catalog.backends import Backends
 from catalog.db import create_database_engine, session_factory, upgrade_database
 from catalog.models import Base
+from catalog.records.sql import SqlRecordStore
 from catalog.search.sqlite import SqliteCatalogIndex
 from catalog.services.departments import ensure_licenses
 from catalog.storage.local import LocalObjectStore
@@ -80,6 +81,7 @@ def backends(database_engine, tmp_path):
         sessions=sessions,
         object_store=LocalObjectStore(tmp_path / "objects"),
         catalog_index=catalog_index,
+        record_store=SqlRecordStore(database_engine),
     )
 
 

@@ -1,10 +1,9 @@
-from urllib.parse import quote
-
 from flask import Response, stream_with_context
 from flask.views import MethodView
 
 from api import Blueprint
 from api.context import backends, current_actor, db
+from api.http import content_disposition
 from catalog.services.resources import open_resource
 
 blp = Blueprint(
@@ -12,16 +11,6 @@ blp = Blueprint(
 )
 
 EXTENSION_OF_FORMAT = {"CSV": "csv", "XLSX": "xlsx", "GEOJSON": "geojson", "JSON": "json"}
-
-
-def content_disposition(name: str, extension: str) -> str:
-    """An attachment header that keeps a Chinese file name (RFC 6266 with RFC 5987)."""
-    file_name = f"{name}.{extension}" if extension else name
-    ascii_fallback = file_name.encode("ascii", "ignore").decode().strip() or "download"
-    ascii_fallback = ascii_fallback.replace('"', "").replace("\\", "")
-    if ascii_fallback.startswith("."):
-        ascii_fallback = "download" + ascii_fallback
-    return f"attachment; filename=\"{ascii_fallback}\"; filename*=UTF-8''{quote(file_name)}"
 
 
 @blp.route("/<slug>/resources/<resource_id>/download")

@@ -14,9 +14,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.demo.files import media_type_for, resource_seed, write_resource_file
-from catalog.interfaces import ObjectStore
-from catalog.models import Dataset, Department, Theme, User
+from catalog.demo.files import iter_rows, media_type_for, resource_seed, write_resource_file
+from catalog.interfaces import ObjectStore, RecordField, RecordStore
+from catalog.models import Dataset, Department, Resource, Theme, User
 from catalog.policy import Actor
 from catalog.services import users
 from catalog.services.datasets import DatasetValues, create_dataset
@@ -46,6 +46,7 @@ class DemoReport:
     datasets: int = 0
     resources: int = 0
     files: int = 0
+    records: int = 0
 
     def summary(self) -> str:
         if not any(vars(self).values()):
@@ -54,7 +55,7 @@ class DemoReport:
             f"Demo catalog loaded: {self.departments} departments, {self.themes} themes, "
             f"{self.users} users, {self.synonyms} synonym sets, {self.datasets} datasets, "
             f"{self.resources} resources "
-            f"({self.files} generated files)."
+            f"({self.files} generated files), {self.records} records."
         )
 
 
@@ -69,6 +70,7 @@ def _date(text: str | None) -> date | None:
 def load_demo(
     session: Session,
     object_store: ObjectStore,
+    record_store: RecordStore,
     actor: Actor,
     progress: Callable[[str], None] = lambda _message: None,
 ) -> DemoReport:
@@ -81,7 +83,7 @@ def load_demo(
     _load_synonyms(session, actor, report)
     specs = _read("datasets.json")
     for position, spec in enumerate(specs, start=1):
-        _load_dataset(session, actor, object_store, spec, report)
+        _load_dataset(session, actor, object_store, record_store, spec, report)
         if position % 50 == 0:
             progress(f"  {position}/{len(specs)} datasets")
     return report
@@ -129,7 +131,12 @@ def _load_synonyms(session: Session, actor: Actor, report: DemoReport) -> None:
 
 
 def _load_dataset(
-    session: Session, actor: Actor, object_store: ObjectStore, spec: dict, report: DemoReport
+    session: Session,
+    actor: Actor,
+    object_store: ObjectStore,
+    record_store: RecordStore,
+    spec: dict,
+    report: DemoReport,
 ) -> None:
     dataset = session.scalar(select(Dataset).where(Dataset.slug == spec["slug"]))
     if dataset is None:
@@ -158,8 +165,27 @@ def _load_dataset(
         dataset = create_dataset(session, actor, values)
         report.datasets += 1
     for resource_spec in spec.get("resources", []):
-        if find_resource(session, dataset, resource_spec["name"]) is None:
-            _add_resource(session, actor, object_store, dataset, resource_spec, report)
+        resource = find_resource(session, dataset, resource_spec["name"])
+        if resource is None:
+            resource = _add_resource(session, actor, object_store, dataset, resource_spec, report)
+        if "fields" in resource_spec and not record_store.exists(resource.id):
+            _load_records(record_store, dataset, resource, resource_spec, report)
+
+
+def _load_records(
+    record_store: RecordStore, dataset: Dataset, resource: Resource, spec: dict, report: DemoReport
+) -> None:
+    """The generated file's rows into the record store: the same rows the file holds, as the
+    generator gives them again for the same seed."""
+    fields = [
+        RecordField(f["name"], f["type"], f.get("title", ""), bool(f.get("sensitive", False)))
+        for f in resource.fields
+    ]
+    rows = iter_rows(spec["fields"], spec["rows"], resource_seed(dataset.slug, spec["name"]))
+    record_store.create(resource.id, fields)
+    report.records += record_store.append(
+        resource.id, ({"_id": number, **row} for number, row in enumerate(rows, start=1))
+    )
 
 
 def _add_resource(
@@ -169,13 +195,12 @@ def _add_resource(
     dataset: Dataset,
     spec: dict,
     report: DemoReport,
-) -> None:
+) -> Resource:
     file_format = spec["format"]
     if "url" in spec:
         values = ResourceValues(name=spec["name"], format=file_format, url=spec["url"])
-        add_resource(session, actor, object_store, dataset.slug, values)
         report.resources += 1
-        return
+        return add_resource(session, actor, object_store, dataset.slug, values)
     fields = [
         {
             "name": f["name"],
@@ -198,8 +223,9 @@ def _add_resource(
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as content:
         write_resource_file(spec, resource_seed(dataset.slug, spec["name"]), content)
         content.seek(0)
-        add_resource(
+        resource = add_resource(
             session, actor, object_store, dataset.slug, values, content, f"data.{extension}"
         )
     report.resources += 1
     report.files += 1
+    return resource

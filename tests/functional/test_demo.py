@@ -11,8 +11,10 @@ from catalog.backends import Backends
 from catalog.db import create_database_engine, session_factory, upgrade_database
 from catalog.demo.loader import load_demo
 from catalog.demo.relevance import judge_searches
+from catalog.interfaces import RecordQuery
 from catalog.models import AuditEvent, Dataset, Department, Resource, User
 from catalog.policy import Actor
+from catalog.records.sql import SqlRecordStore
 from catalog.search.sqlite import SqliteCatalogIndex
 from catalog.services.search import reindex_catalog
 from catalog.storage.local import LocalObjectStore
@@ -31,10 +33,11 @@ def demo(tmp_path_factory):
         sessions=session_factory(engine),
         object_store=LocalObjectStore(folder / "objects"),
         catalog_index=SqliteCatalogIndex(folder / "search.db"),
+        record_store=SqlRecordStore(engine),
     )
     backends.catalog_index.ensure()
     with backends.sessions() as session:
-        report = load_demo(session, backends.object_store, OPERATOR)
+        report = load_demo(session, backends.object_store, backends.record_store, OPERATOR)
     drain(backends)
     yield SimpleNamespace(backends=backends, report=report)
     engine.dispose()
@@ -54,6 +57,9 @@ def test_the_demo_has_the_district_in_it(demo):
         for resource in stored[:20]:
             assert demo.backends.object_store.exists(resource.storage_key)
             assert len(resource.sha256) == 64 and resource.size > 0
+            # Tabular files have their rows in the record store.
+            page = demo.backends.record_store.query(resource.id, RecordQuery(limit=1))
+            assert page.total == resource.row_count
         open_types = dict(
             session.execute(
                 select(Dataset.open_type, func.count()).group_by(Dataset.open_type)
@@ -65,7 +71,9 @@ def test_the_demo_has_the_district_in_it(demo):
 def test_loading_it_again_changes_nothing(demo):
     with demo.backends.sessions() as session:
         events = session.scalar(select(func.count()).select_from(AuditEvent))
-        report = load_demo(session, demo.backends.object_store, OPERATOR)
+        report = load_demo(
+            session, demo.backends.object_store, demo.backends.record_store, OPERATOR
+        )
         assert not any(vars(report).values()), report
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == events
 
