@@ -33,6 +33,12 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """What migrations manage: not the record store's own tables (a registry and one table
+    per resource), which live in the same database but are not the catalog's schema."""
+    return not (type_ == "table" and (name == "record_tables" or name.startswith("records_")))
+
+
 def _alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

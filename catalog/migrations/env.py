@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from catalog.db import include_object
 from catalog.models import Base, UTCDateTime
 
 
@@ -21,5 +22,6 @@ with engine.begin() as connection:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=render_item,
+        include_object=include_object,
     )
     context.run_migrations()

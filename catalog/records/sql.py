@@ -167,11 +167,15 @@ class SqlRecordStore:
         )
         with self.engine.connect() as connection:
             schema = connection.scalar(query)
-        if schema is None:
+        # A trusted extension since PostgreSQL 13: a database owner may create it. In public
+        # if we may, where it outlives any one schema (a test's private one, say) and the
+        # indexes of every schema can share it.
+        for where in (" WITH SCHEMA public", ""):
+            if schema is not None:
+                break
             try:
-                # A trusted extension since PostgreSQL 13: a database owner may create it.
                 with self.engine.begin() as connection:
-                    connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+                    connection.execute(text(f"CREATE EXTENSION IF NOT EXISTS pg_trgm{where}"))
             except DBAPIError as error:
                 self._trigram_note = f"pg_trgm unavailable ({str(error.orig).strip()})"
             with self.engine.connect() as connection:
