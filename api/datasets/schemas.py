@@ -28,6 +28,16 @@ class LicenseSchema(Schema):
     url = fields.String()
 
 
+class SynonymSetSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    terms = fields.List(
+        fields.String(validate=validate.Length(min=1, max=50)),
+        required=True,
+        validate=validate.Length(min=2, max=20),
+        metadata={"description": 'Words a search treats as one, e.g. ["医保", "医疗保险"].'},
+    )
+
+
 class FieldSchema(Schema):
     """One 信息项 of a tabular resource."""
 

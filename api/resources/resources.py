@@ -1,4 +1,4 @@
-from flask import Response, stream_with_context
+from flask import Response, redirect, stream_with_context, url_for
 from flask.views import MethodView
 
 from api import Blueprint
@@ -18,14 +18,30 @@ class ResourceDownload(MethodView):
     @blp.doc(
         responses={
             200: {"description": "The file, streamed."},
+            303: {"description": "Sensitive fields: see the masked CSV export instead."},
             403: {"description": "Conditional data: apply to the department for access."},
             404: {"description": "No such dataset or resource, or hidden from the caller."},
         }
     )
     def get(self, slug: str, resource_id: str):
-        """Download a resource's file. Open data needs no token."""
+        """Download a resource's file. Open data needs no token.
+
+        A file with sensitive fields reaches those outside the owning department only as
+        its records with those fields masked: they are sent on to the CSV export.
+        """
         download = open_resource(db(), current_actor(), backends().object_store, slug, resource_id)
         resource = download.resource
+        if download.chunks is None:
+            return redirect(
+                url_for(
+                    "records.RecordExport",
+                    slug=slug,
+                    resource_id=resource_id,
+                    format="csv",
+                    bom="true",
+                ),
+                code=303,
+            )
         extension = EXTENSION_OF_FORMAT.get(resource.format.upper(), "")
         response = Response(
             stream_with_context(download.chunks),

@@ -1,11 +1,14 @@
 from flask.views import MethodView
 
 from api import Blueprint
-from api.context import db
-from api.datasets.schemas import LicenseSchema, ThemeSchema
+from api.context import current_actor, db
+from api.datasets.schemas import LicenseSchema, SynonymSetSchema, ThemeSchema
 from catalog.services.departments import list_licenses, list_themes
+from catalog.services.search import add_synonyms, list_synonyms, remove_synonyms
 
-blp = Blueprint("vocabularies", __name__, url_prefix="", description="Themes and licences")
+blp = Blueprint(
+    "vocabularies", __name__, url_prefix="", description="Themes, licences and search synonyms"
+)
 
 
 @blp.route("/themes")
@@ -22,3 +25,27 @@ class Licenses(MethodView):
     def get(self):
         """List the licences a dataset may carry."""
         return list_licenses(db())
+
+
+@blp.route("/synonyms")
+class Synonyms(MethodView):
+    @blp.response(200, SynonymSetSchema(many=True))
+    def get(self):
+        """The synonym sets search applies at query time (医保 finds 医疗保险)."""
+        return list_synonyms(db())
+
+    @blp.arguments(SynonymSetSchema)
+    @blp.response(201, SynonymSetSchema)
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self, values):
+        """Add a synonym set (sysadmins). It applies to the next search; no reindex needed."""
+        return add_synonyms(db(), current_actor(), values["terms"])
+
+
+@blp.route("/synonyms/<int:synonym_id>")
+class SynonymSet(MethodView):
+    @blp.response(204)
+    @blp.doc(security=[{"bearerAuth": []}])
+    def delete(self, synonym_id: int):
+        """Remove a synonym set (sysadmins)."""
+        remove_synonyms(db(), current_actor(), synonym_id)

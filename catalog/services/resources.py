@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from catalog.errors import InvalidInput, NotFound
 from catalog.interfaces import ObjectStore
 from catalog.models import Dataset, Resource, new_id, utcnow
-from catalog.policy import Action, Actor, require
+from catalog.policy import Action, Actor, can, require
 from catalog.services.audit import dataset_snapshot, record_dataset_change
 from catalog.services.datasets import get_dataset
 from catalog.vocab import FieldType
@@ -117,13 +117,16 @@ def find_resource(session: Session, dataset: Dataset, name: str) -> Resource | N
 @dataclass(frozen=True)
 class ResourceDownload:
     resource: Resource
-    chunks: Iterator[bytes]
+    # The original bytes; None when the caller may only have the records masked, because
+    # the file holds sensitive fields they may not see.
+    chunks: Iterator[bytes] | None
 
 
 def open_resource(
     session: Session, actor: Actor, object_store: ObjectStore, dataset_slug: str, resource_id: str
 ) -> ResourceDownload:
-    """A stored file's bytes, for those who may fetch the dataset's data."""
+    """A stored file's bytes, for those who may fetch the dataset's data; for a file with
+    sensitive fields, only the owning department gets the original."""
     dataset = get_dataset(session, actor, dataset_slug)
     resource = next((r for r in dataset.resources if r.id == resource_id), None)
     if resource is None:
@@ -131,6 +134,10 @@ def open_resource(
     require(actor, Action.READ_DATA, dataset)
     if resource.storage_key is None:
         raise NotFound("This resource is a link to an outside address, not a stored file.")
+    if any(f.get("sensitive") for f in resource.fields) and not can(
+        actor, Action.READ_SENSITIVE, dataset
+    ):
+        return ResourceDownload(resource, None)
     try:
         chunks = object_store.open(resource.storage_key)
     except KeyError as error:

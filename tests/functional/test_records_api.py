@@ -158,3 +158,13 @@ def test_conditional_data_needs_a_grant(client, world):
     assert "apply" in response.get_json()["detail"]
     assert client.get(world["urls"]["conditional"], headers=world["owner"]).status_code == 200
     assert client.get("/api/v1/datasets/nope/resources/x/records").status_code == 404
+
+
+def test_a_file_with_sensitive_fields_downloads_masked_to_outsiders(client, world):
+    download = world["urls"]["unconditional"].replace("/records", "/download")
+    response = client.get(download)
+    assert response.status_code == 303
+    assert "/records/export?format=csv" in response.headers["Location"]
+    masked = client.get(response.headers["Location"]).get_data().decode("utf-8")
+    assert "440604********0001" in masked and "440604199001010001" not in masked
+    assert client.get(download, headers=world["owner"]).status_code == 200
