@@ -19,10 +19,14 @@ class Api(BaseApi):
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
         status = error.code or 500
-        errors = {}
-        # webargs nests field errors under their location: {"json": {...}, "query": {...}}.
-        for located in (data.get("messages") or {}).values():
-            errors.update(located)
+        errors: dict = {}
+        # webargs nests field errors under their location: {"json": {...}, "query": {...}};
+        # a body that is not JSON at all comes as {"json": ["Invalid JSON body."]}.
+        for location, located in (data.get("messages") or {}).items():
+            if isinstance(located, dict):
+                errors.update(located)
+            else:
+                errors[location] = located
         if errors:
             detail = "The request has invalid fields: " + ", ".join(sorted(errors)) + "."
         else:

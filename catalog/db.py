@@ -13,6 +13,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_database_engine(url: str) -> Engine:
+    # psycopg (3) is the driver installed; plain postgresql:// would ask for psycopg2.
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -34,7 +35,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-JsonType = JSON().with_variant(JSONB(), "postgresql")
+# None is stored as SQL NULL, not as the JSON text null.
+JsonType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def new_id() -> str:
@@ -198,7 +200,7 @@ class Resource(Base):
     media_type: Mapped[str] = mapped_column(String(200), default="")
     url: Mapped[str | None] = mapped_column(String(2000))
     storage_key: Mapped[str | None] = mapped_column(String(1000))
-    size: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
     # 信息项: [{"name", "title", "type", "sensitive"}]
     fields: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)

@@ -159,10 +159,17 @@ def require(actor: Actor, action: Action, dataset: DatasetLike) -> None:
 
 def _refusal(actor: Actor, action: Action, dataset: DatasetLike) -> str:
     if action == Action.READ_DATA:
+        if dataset.open_type == OpenType.CONDITIONAL:
+            return (
+                "This dataset's data is open on conditions: apply to its department for "
+                "access. 本数据为有条件开放，请向数据提供部门申请。"
+            )
         return (
-            "This dataset's data is open on conditions: apply to its department for access. "
-            "本数据为有条件开放，请向数据提供部门申请。"
+            "This dataset's data is shared on conditions: apply to its department for "
+            "access. 本数据为有条件共享，请向数据提供部门申请。"
         )
+    if action == Action.READ_SENSITIVE:
+        return "Only the owning department sees this dataset's sensitive fields unmasked."
     if not actor.is_authenticated:
         return "Log in as an editor of the owning department to change this dataset."
     if "write" not in actor.scopes:

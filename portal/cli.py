@@ -118,6 +118,28 @@ def serve(context: Context, host: str, port: int, threads: int, debug: bool) -> 
         drainer.stop()
 
 
+@main.command()
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between rounds.")
+@pass_context
+def worker(context: Context, interval: float) -> None:
+    """Run the background work: index catalog changes from the outbox. `opendata serve`
+    runs one beside the web server; run this where the web tier has several processes."""
+    import signal
+
+    from portal.indexing import OutboxDrainer
+
+    drainer = OutboxDrainer(context.backends, interval=interval)
+    signal.signal(signal.SIGTERM, lambda *_: drainer.stop())
+    click.echo(f"Worker running: indexing catalog changes every {interval:g} s.")
+    drainer.start()
+    try:
+        while drainer.is_alive():
+            drainer.join(timeout=1.0)
+    except KeyboardInterrupt:
+        drainer.stop()
+    click.echo("Worker stopped.")
+
+
 @main.group()
 def search() -> None:
     """Look after the search index."""

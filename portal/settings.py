@@ -82,6 +82,30 @@ DECLARED: tuple[Setting, ...] = (
         "elasticsearch+http://host:9200.",
     ),
     Setting(
+        "s3_endpoint_url",
+        str,
+        lambda instance: "",
+        "S3 endpoint for s3:// storage (MinIO, any S3-compatible store); empty for AWS.",
+    ),
+    Setting(
+        "s3_region",
+        str,
+        lambda instance: "us-east-1",
+        "S3 region for s3:// storage.",
+    ),
+    Setting(
+        "s3_access_key_id",
+        str,
+        lambda instance: "",
+        "S3 access key; empty to use the standard AWS credential chain.",
+    ),
+    Setting(
+        "s3_secret_access_key",
+        str,
+        lambda instance: "",
+        "S3 secret key.",
+    ),
+    Setting(
         "search_index_prefix",
         str,
         lambda instance: "opendata",
@@ -136,6 +160,10 @@ class Settings:
     instance_path: Path
     database_url: str
     storage_url: str
+    s3_endpoint_url: str
+    s3_region: str
+    s3_access_key_id: str
+    s3_secret_access_key: str
     search_url: str
     search_index_prefix: str
     queue_url: str
@@ -186,8 +214,8 @@ class Settings:
         shown = []
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name == "secret_key":
-                value = "(set)"
+            if field.name in ("secret_key", "s3_secret_access_key"):
+                value = "(set)" if value else "(empty)"
             elif isinstance(value, str) and "@" in value:
                 parts = urlsplit(value)
                 if parts.password:

@@ -140,6 +140,9 @@ def _load_dataset(
 ) -> None:
     dataset = session.scalar(select(Dataset).where(Dataset.slug == spec["slug"]))
     if dataset is None:
+        # The department provides its own data and answers questions about it, unless the
+        # spec names another provider or contact.
+        department = session.scalar(select(Department).where(Department.slug == spec["department"]))
         values = DatasetValues(
             slug=spec["slug"],
             title=spec["title"],
@@ -161,6 +164,11 @@ def _load_dataset(
             temporal_end=_date(spec.get("temporal_end")),
             spatial=spec.get("spatial", ""),
             state=spec.get("state", "published"),
+            provider=spec.get("provider", department.name),
+            provider_code=spec.get("provider_code", department.code),
+            contact_name=spec.get("contact_name", f"{department.name}数据管理员"),
+            contact_email=spec.get("contact_email", department.contact_email),
+            contact_phone=spec.get("contact_phone", department.contact_phone),
         )
         dataset = create_dataset(session, actor, values)
         report.datasets += 1

@@ -78,7 +78,8 @@ def create_theme(session: Session, actor: Actor, slug: str, name: str, name_en: 
     theme = Theme(slug=slug, name=name, name_en=name_en)
     session.add(theme)
     session.flush()
-    record_event(session, actor, "theme.create", "theme", theme.id, None, {"slug": slug})
+    after = {"slug": slug, "name": name, "name_en": name_en}
+    record_event(session, actor, "theme.create", "theme", theme.id, None, after)
     session.commit()
     return theme
 

@@ -50,7 +50,8 @@ def create_user(
         user.password_hash = generate_password_hash(password)
     session.add(user)
     session.flush()
-    record_event(session, actor, "user.create", "user", user.id, None, {"name": name})
+    after = {"name": name, "display_name": display_name, "email": email, "sysadmin": sysadmin}
+    record_event(session, actor, "user.create", "user", user.id, None, after)
     session.commit()
     return user
 
