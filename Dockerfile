@@ -11,12 +11,13 @@ RUN useradd --system --create-home --home-dir /home/opendata opendata \
 WORKDIR /app
 # Only what the package is built from, so a local .venv, instance/ or .services/ never
 # enters the image (or even the build context BuildKit sends).
-COPY pyproject.toml setup.cfg ./
+COPY pyproject.toml setup.cfg README.md ./
 COPY catalog catalog
-COPY harvesters harvesters
 COPY api api
 COPY portal portal
-RUN pip install .
+COPY static static
+# Installed in place: the portal serves static/ from beside its packages.
+RUN pip install -e .
 
 USER opendata
 ENV OPENDATA_INSTANCE_PATH=/var/lib/opendata

@@ -40,3 +40,14 @@ def test_dataset_roundtrip_through_api(client, session, backends):
     # The write was indexed as its request ended.
     assert client.get("/api/v1/datasets?q=幼儿园").get_json()["total"] == 1
     assert client.get("/api/v1/datasets/suggest?q=禅城").get_json()["suggestions"]
+
+
+def test_a_body_that_is_not_json_is_a_clear_error(client, session):
+    steward = make_user(session, department=make_department(session), role="editor")
+    response = client.post(
+        "/api/v1/datasets",
+        data="not json",
+        headers={**bearer(token_for(session, steward)), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == {"json": ["Invalid JSON body."]}
