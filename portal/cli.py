@@ -217,6 +217,18 @@ def user_create(context, name, display_name, email, sysadmin, password) -> None:
     click.echo(f"Created user {name}.")
 
 
+@user.command("set-password")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@pass_context
+def user_set_password(context, name, password) -> None:
+    """Set the password a user logs in to the portal with (e.g. the demo's stewards)."""
+    with context.backends.sessions() as session:
+        account = _run(users.get_user, session, name)
+        _run(users.set_password, session, OPERATOR, account, password)
+    click.echo(f"Password of {name} set.")
+
+
 @user.command("set-role")
 @click.argument("name")
 @click.option("--department", required=True, help="Department slug.")

@@ -71,6 +71,17 @@ def check_password(session: Session, name: str, password: str) -> User:
     return user
 
 
+def set_password(session: Session, actor: Actor, user: User, password: str) -> None:
+    """Set a user's portal password (sysadmins, or the user themself)."""
+    if actor.user_id != user.id and not can_manage_catalog(actor):
+        raise Forbidden("Only sysadmins set other users' passwords.")
+    if len(password) < 10:
+        raise InvalidInput({"password": ["Use at least 10 characters."]})
+    user.password_hash = generate_password_hash(password)
+    record_event(session, actor, "user.password", "user", user.id, None, None)
+    session.commit()
+
+
 def set_membership(
     session: Session, actor: Actor, user: User, department: Department, role: Role
 ) -> Membership:

@@ -4,8 +4,9 @@ from urllib.parse import urlsplit
 
 from catalog.interfaces import ObjectStore
 from catalog.storage.local import LocalObjectStore
+from catalog.storage.s3 import S3ObjectStore
 
-BACKENDS = {"file": LocalObjectStore}
+BACKENDS = {"file": LocalObjectStore, "s3": S3ObjectStore}
 
 
 def object_store_from_settings(settings) -> ObjectStore:

@@ -21,6 +21,16 @@ class UnsafeKey(ValueError):
     """A key that could escape the store's root."""
 
 
+def check_key(key: str) -> str:
+    """Refuse keys with empty, "." or ".." segments, backslashes or NULs, on every store:
+    a key valid on one store is valid on every store."""
+    # Judge the raw segments: a normalised path would hide "a/./b" or "a//b".
+    parts = key.split("/")
+    if "\\" in key or "\x00" in key or any(part in ("", ".", "..") for part in parts):
+        raise UnsafeKey(f"unsafe object key {key!r}")
+    return key
+
+
 class LocalObjectStore:
     def __init__(self, root: Path):
         self.root = root.resolve()
@@ -30,11 +40,7 @@ class LocalObjectStore:
         return cls(Path(unquote(urlsplit(settings.storage_url).path)))
 
     def _path(self, key: str) -> Path:
-        # Judge the raw segments: a normalised path would hide "a/./b" or "a//b".
-        parts = key.split("/")
-        if "\\" in key or "\x00" in key or any(part in ("", ".", "..") for part in parts):
-            raise UnsafeKey(f"unsafe object key {key!r}")
-        path = self.root.joinpath(*parts)
+        path = self.root.joinpath(*check_key(key).split("/"))
         # A link planted inside the root must not lead outside it either.
         if not path.resolve().is_relative_to(self.root):
             raise UnsafeKey(f"object key {key!r} leads outside the store")

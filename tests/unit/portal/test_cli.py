@@ -48,6 +48,23 @@ def test_init_check_and_token(environment):
     backends.dispose()
 
 
+def test_set_password_lets_a_demo_steward_log_in(environment):
+    from catalog.services.users import check_password
+
+    run(environment, "init")
+    run(environment, "user", "create", "edu-steward", input="first-pass-1\nfirst-pass-1\n")
+    short = run(environment, "user", "set-password", "edu-steward", input="short\nshort\n")
+    assert short.exit_code == 1 and "at least 10" in short.output
+    result = run(
+        environment, "user", "set-password", "edu-steward", input="new-password-1\nnew-password-1\n"
+    )
+    assert result.exit_code == 0, result.output
+    backends = Backends.from_settings(Settings.load(environ=environment))
+    with backends.sessions() as session:
+        assert check_password(session, "edu-steward", "new-password-1").name == "edu-steward"
+    backends.dispose()
+
+
 def test_token_for_unknown_user_fails_clearly(environment):
     run(environment, "init")
     result = run(environment, "token", "create", "--user", "nobody")

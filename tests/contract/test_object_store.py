@@ -1,0 +1,360 @@
+"""One contract for every object store: the local folder always, S3 when
+OPENDATA_TEST_S3_ENDPOINT_URL names a server (``scripts/services.sh start`` runs MinIO).
+
+Each S3 test works under a prefix of its own in OPENDATA_TEST_S3_BUCKET and removes what it
+wrote. Large payloads are made on demand by a reader, so the tests never hold them whole.
+"""
+
+import hashlib
+import io
+import os
+import tracemalloc
+import urllib.request
+import uuid
+from types import SimpleNamespace
+from urllib.parse import unquote
+
+import pytest
+
+from catalog.storage import object_store_from_settings
+from catalog.storage.local import LocalObjectStore, UnsafeKey
+from catalog.storage.s3 import S3ObjectStore, S3StoreError
+
+S3_ENDPOINT_URL = os.environ.get("OPENDATA_TEST_S3_ENDPOINT_URL")
+S3_BUCKET = os.environ.get("OPENDATA_TEST_S3_BUCKET", "opendata-test")
+RUN = f"test-{uuid.uuid4().hex[:12]}"
+MiB = 1024 * 1024
+LARGE = 40 * MiB  # above the S3 store's 16 MiB part size: a multipart upload
+MAX_CHUNK = MiB  # the most one chunk from open() may hold
+
+
+def _s3_settings(storage_url: str, **overrides) -> SimpleNamespace:
+    settings = {
+        "storage_url": storage_url,
+        "s3_endpoint_url": S3_ENDPOINT_URL,
+        "s3_region": "us-east-1",
+        "s3_access_key_id": os.environ.get("OPENDATA_TEST_S3_ACCESS_KEY_ID", ""),
+        "s3_secret_access_key": os.environ.get("OPENDATA_TEST_S3_SECRET_ACCESS_KEY", ""),
+    }
+    return SimpleNamespace(**(settings | overrides))
+
+
+@pytest.fixture(
+    params=[
+        "local",
+        pytest.param(
+            "s3",
+            marks=pytest.mark.skipif(
+                not S3_ENDPOINT_URL,
+                reason="OPENDATA_TEST_S3_ENDPOINT_URL is not set (run scripts/services.sh start)",
+            ),
+        ),
+    ]
+)
+def store(request, tmp_path):
+    """An empty object store on one backend, built from settings as the app builds it."""
+    if request.param == "local":
+        yield object_store_from_settings(SimpleNamespace(storage_url=tmp_path.as_uri()))
+        return
+    base = request.getfixturevalue("s3_run_store")
+    store = S3ObjectStore(base.client, base.bucket, f"{base.prefix}{uuid.uuid4().hex[:8]}")
+    yield store
+    _empty_s3_prefix(store)
+
+
+@pytest.fixture(scope="module")
+def s3_run_store():
+    """The store the app would build for this run's prefix; each test works below it, on
+    the same client (building one takes a third of a second)."""
+    store = object_store_from_settings(_s3_settings(f"s3://{S3_BUCKET}/{RUN}"))
+    assert isinstance(store, S3ObjectStore)
+    return store
+
+
+def _empty_s3_prefix(store: S3ObjectStore) -> None:
+    client = store.client
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=store.bucket, Prefix=store.prefix
+    ):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=store.bucket, Delete={"Objects": keys})
+    for upload in _pending_uploads(store):
+        client.abort_multipart_upload(
+            Bucket=store.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+        )
+
+
+def _pending_uploads(store: S3ObjectStore) -> list[dict]:
+    # MinIO lists multipart uploads under a prefix only for an exact key, so filter here.
+    uploads = store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", [])
+    return [upload for upload in uploads if upload["Key"].startswith(store.prefix)]
+
+
+def _everything_stored(store) -> list[str]:
+    """Every object and pending upload the store holds, whatever its name: temporary files
+    and staging objects included."""
+    if isinstance(store, LocalObjectStore):
+        files = store.root.rglob("*") if store.root.exists() else []
+        return sorted(str(path.relative_to(store.root)) for path in files if path.is_file())
+    listing = store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix)
+    names = [item["Key"].removeprefix(store.prefix) for item in listing.get("Contents", [])]
+    pending = [f"(upload) {upload['Key']}" for upload in _pending_uploads(store)]
+    return sorted(names) + pending
+
+
+class Payload(io.RawIOBase):
+    """``size`` bytes made a block at a time, each block stamped with its number so that a
+    lost or reordered part changes the checksum. Like a socket, it returns at most a block
+    per read; with ``fail_after`` it raises once that many bytes have been read."""
+
+    BLOCK = 256 * 1024
+    LINE = "学校名称,地址,电话\n".encode()
+    TEXT = LINE * (BLOCK // len(LINE) + 1)
+
+    def __init__(self, size: int, fail_after: int | None = None):
+        self.size = size
+        self.fail_after = fail_after
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        if self.fail_after is not None and self.position >= self.fail_after:
+            raise OSError("connection reset by peer")
+        number, offset = divmod(self.position, self.BLOCK)
+        block = (b"%010d" % number + self.TEXT)[: self.BLOCK]
+        take = min(self.BLOCK - offset, self.size - self.position, size)
+        self.position += take
+        return block[offset : offset + take]
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    @classmethod
+    def digest(cls, size: int) -> str:
+        payload, digest = cls(size), hashlib.sha256()
+        while block := payload.read(cls.BLOCK):
+            digest.update(block)
+        return digest.hexdigest()
+
+
+def _read_back(store, key: str) -> tuple[int, str, int]:
+    """(size, sha256, largest chunk) of what open() yields, without holding it whole."""
+    digest, size, largest = hashlib.sha256(), 0, 0
+    for chunk in store.open(key):
+        digest.update(chunk)
+        size += len(chunk)
+        largest = max(largest, len(chunk))
+    return size, digest.hexdigest(), largest
+
+
+def test_a_large_file_streams_in_and_out_whole(store):
+    stored = store.put("edu/schools/r1/v1/data.csv", Payload(LARGE), "text/csv")
+    expected = Payload.digest(LARGE)
+    assert (stored.key, stored.size, stored.sha256) == (
+        "edu/schools/r1/v1/data.csv",
+        LARGE,
+        expected,
+    )
+    assert stored.content_type == "text/csv"
+    size, sha256, largest = _read_back(store, stored.key)
+    assert (size, sha256) == (LARGE, expected)
+    assert largest <= MAX_CHUNK
+    assert _everything_stored(store) == ["edu/schools/r1/v1/data.csv"]
+
+
+@pytest.mark.parametrize("payload", [b"", b"x", "学校名称,地址\n".encode() * 50_000])
+def test_small_files_round_trip(store, payload):
+    stored = store.put("k/data.csv", io.BytesIO(payload), "text/csv; charset=utf-8")
+    assert stored.size == len(payload)
+    assert stored.sha256 == hashlib.sha256(payload).hexdigest()
+    assert stored.content_type == "text/csv; charset=utf-8"
+    assert b"".join(store.open("k/data.csv")) == payload
+
+
+def test_exists_and_delete(store):
+    assert not store.exists("d/r/data.csv")
+    store.put("d/r/data.csv", io.BytesIO(b"a,b\n"), "text/csv")
+    assert store.exists("d/r/data.csv")
+    assert not store.exists("d/r")  # a folder-like prefix is not an object
+    store.delete("d/r/data.csv")
+    assert not store.exists("d/r/data.csv")
+    store.delete("d/r/data.csv")  # deleting what is gone is fine
+    with pytest.raises(KeyError):
+        store.open("d/r/data.csv")
+
+
+def test_a_put_replaces_the_old_object(store):
+    store.put("k/data.csv", io.BytesIO(b"old"), "text/csv")
+    stored = store.put("k/data.csv", io.BytesIO(b"new"), "text/csv")
+    assert stored.sha256 == hashlib.sha256(b"new").hexdigest()
+    assert b"".join(store.open("k/data.csv")) == b"new"
+
+
+def test_missing_objects_raise_key_error(store):
+    with pytest.raises(KeyError):
+        store.open("no/such/object")
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "../escape", "a/../../escape", "/etc/passwd", "a/./b", "a\\..\\b", "nul\x00byte"],
+)
+def test_keys_that_could_escape_are_refused_everywhere(store, key):
+    with pytest.raises(UnsafeKey):
+        store.put(key, io.BytesIO(b"x"), "text/plain")
+    for action in (store.open, store.exists, store.delete):
+        with pytest.raises(UnsafeKey):
+            action(key)
+    assert _everything_stored(store) == []
+
+
+def test_chinese_keys_round_trip(store):
+    key = "edu/学校名录/v1/禅城区 学校.csv"
+    payload = "学校名称,地址\n南庄中学,南庄镇\n".encode()
+    store.put(key, io.BytesIO(payload), "text/csv")
+    assert store.exists(key)
+    assert b"".join(store.open(key)) == payload
+    assert _everything_stored(store) == [key]
+    store.delete(key)
+    assert not store.exists(key)
+
+
+# Failing early sends nothing; failing half way through a large file breaks a multipart
+# upload on S3, which must be aborted.
+FAILURES = [
+    pytest.param(Payload.BLOCK * 4, 3 * 1024, id="small"),
+    pytest.param(LARGE, LARGE // 2, id="multipart"),
+]
+
+
+@pytest.mark.parametrize(("size", "fail_after"), FAILURES)
+def test_a_failed_upload_leaves_nothing(store, size, fail_after):
+    with pytest.raises(OSError, match="connection reset"):
+        store.put("d/s/r/v1/data.csv", Payload(size, fail_after), "text/csv")
+    assert not store.exists("d/s/r/v1/data.csv")
+    assert _everything_stored(store) == []
+
+
+@pytest.mark.parametrize(("size", "fail_after"), FAILURES)
+def test_a_failed_replace_keeps_the_old_object(store, size, fail_after):
+    store.put("k/data.csv", io.BytesIO(b"old"), "text/csv")
+    with pytest.raises(OSError, match="connection reset"):
+        store.put("k/data.csv", Payload(size, fail_after), "text/csv")
+    assert b"".join(store.open("k/data.csv")) == b"old"
+    assert _everything_stored(store) == ["k/data.csv"]
+
+
+def test_memory_stays_flat_while_a_large_file_goes_in_and_out(store):
+    size, budget = 64 * MiB, 4 * MiB
+    if isinstance(store, S3ObjectStore):
+        # S3 holds whole parts in memory; the smallest parts S3 accepts, and few of them,
+        # keep that bound far below the file's size, so holding the file whole would show.
+        store = S3ObjectStore(
+            store.client, store.bucket, store.prefix, part_size=5 * MiB, parts_in_memory=2
+        )
+        budget = store.max_buffered_bytes + 8 * MiB  # boto3's own objects besides the parts
+    assert budget <= size // 2
+    store.check()  # connections and lazy imports, outside the measure
+    tracemalloc.start()
+    try:
+        store.put("big/data.csv", Payload(size), "text/csv")
+        put_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        read, _, _ = _read_back(store, "big/data.csv")
+        open_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert read == size
+    assert put_peak < budget, f"put held {put_peak / MiB:.1f} MiB"
+    assert open_peak < 4 * MiB, f"open held {open_peak / MiB:.1f} MiB"
+
+
+def test_check_says_where_the_store_is(store):
+    where = store.check()
+    assert isinstance(where, str)
+    if isinstance(store, S3ObjectStore):
+        assert where == f"S3 bucket {S3_BUCKET} (prefix {store.prefix}) at {S3_ENDPOINT_URL}"
+
+
+# S3 only: what the port does not say but the S3 store promises besides.
+
+s3_only = pytest.mark.skipif(not S3_ENDPOINT_URL, reason="OPENDATA_TEST_S3_ENDPOINT_URL is not set")
+
+
+@pytest.fixture
+def s3_store(s3_run_store):
+    base = s3_run_store
+    store = S3ObjectStore(base.client, base.bucket, f"{base.prefix}{uuid.uuid4().hex[:8]}")
+    yield store
+    _empty_s3_prefix(store)
+
+
+@s3_only
+@pytest.mark.parametrize("size", [3, LARGE], ids=["one-request", "multipart"])
+def test_s3_objects_carry_their_checksum_and_type_under_the_prefix(s3_store, size):
+    stored = s3_store.put("edu/学校名录/v1/data.csv", Payload(size), "text/csv; charset=utf-8")
+    head = s3_store.client.head_object(Bucket=S3_BUCKET, Key=s3_store.prefix + stored.key)
+    assert head["Metadata"] == {"sha256": Payload.digest(size)}
+    assert head["ContentType"] == "text/csv; charset=utf-8"
+    assert head["ContentLength"] == size
+    assert s3_store.prefix.startswith(f"{RUN}/") and s3_store.prefix.endswith("/")
+
+
+@s3_only
+def test_s3_presigned_url_downloads_with_the_file_name(s3_store):
+    s3_store.put("edu/学校名录/v1/data.csv", io.BytesIO(b"a,b\n1,2\n"), "text/csv")
+    url = s3_store.presigned_url(
+        "edu/学校名录/v1/data.csv",
+        expires=60,
+        filename="学校名录 2024.csv",
+        content_type="text/csv",
+    )
+    assert url.startswith(f"{S3_ENDPOINT_URL}/{S3_BUCKET}/")
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - our own server
+        assert response.read() == b"a,b\n1,2\n"
+        disposition = response.headers["Content-Disposition"]
+        assert response.headers["Content-Type"] == "text/csv"
+    assert disposition.startswith('attachment; filename="')
+    assert unquote(disposition.split("filename*=UTF-8''")[1]) == "学校名录 2024.csv"
+
+
+@s3_only
+def test_s3_check_names_a_missing_bucket():
+    missing = f"opendata-missing-{uuid.uuid4().hex[:8]}"
+    store = object_store_from_settings(_s3_settings(f"s3://{missing}"))
+    with pytest.raises(S3StoreError, match=f"S3 bucket {missing} at .*does not exist"):
+        store.check()
+
+
+@s3_only
+def test_s3_check_says_the_keys_were_refused():
+    settings = _s3_settings(f"s3://{S3_BUCKET}", s3_secret_access_key="not-the-secret")
+    with pytest.raises(S3StoreError, match="access refused"):
+        object_store_from_settings(settings).check()
+
+
+@pytest.mark.parametrize(
+    ("url", "bucket", "prefix"),
+    [
+        ("s3://opendata", "opendata", ""),
+        ("s3://opendata/", "opendata", ""),
+        ("s3://opendata/portal/files/", "opendata", "portal/files/"),
+        ("s3://opendata/%E6%96%87%E4%BB%B6", "opendata", "文件/"),
+    ],
+)
+def test_s3_bucket_and_prefix_come_from_the_url(url, bucket, prefix):
+    store = S3ObjectStore.from_settings(_s3_settings(url, s3_endpoint_url="http://127.0.0.1:1"))
+    assert (store.bucket, store.prefix) == (bucket, prefix)
+
+
+@pytest.mark.parametrize("url", ["s3:///files", "s3://opendata/a/../b", "s3://opendata/a//b"])
+def test_s3_urls_without_a_bucket_or_with_an_unsafe_prefix_are_refused(url):
+    with pytest.raises(ValueError, match=r"bucket|unsafe"):
+        S3ObjectStore.from_settings(_s3_settings(url))
