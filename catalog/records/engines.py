@@ -35,9 +35,11 @@ Totals are exact without q or filters; with them ``track_total_hits`` stops at
 ``COUNT_EXACT_LIMIT`` and says "gte", and the total is that limit with
 ``total_is_estimate=True`` (the same limits as every record store: catalog.records).
 
-Loading: ``append`` streams rows through the client's ``streaming_bulk`` in ``BULK_CHUNK``
-documents; for a load of more than one chunk the index's refresh is switched off and its
-replicas set to 0 during the load, then restored and the index refreshed (in a ``finally``).
+Loading: ``append`` streams rows through the client's ``streaming_bulk``, ``BULK_CHUNK``
+documents a request, retrying what the engine refuses as too busy (``parallel_bulk`` has no
+such retry and, measured, was no quicker: the engine is the bottleneck). For a load of more
+than one chunk the index's refresh is switched off and its replicas set to 0 meanwhile, then
+restored and the index refreshed, in a ``finally``; readers see the rows appear at the end.
 A row whose ``_id`` is already there is refused (bulk ``create``), as the SQL primary key
 does. Indexes have one shard (the catalog's ``INDEX_SETTINGS``): group counts are then exact
 and sort and search_after need no shard tie-breaker; replicas expand to 1 when a second node
@@ -53,6 +55,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from itertools import chain, islice
 from types import ModuleType
+from urllib.parse import urlsplit
 
 from catalog.interfaces import RecordField, RecordPage, RecordQuery
 from catalog.records import (
@@ -70,7 +73,7 @@ from catalog.records import (
 )
 from catalog.search.engines import INDEX_SETTINGS, client_url
 
-BULK_CHUNK = 2000  # documents per bulk request; see the report of the load benchmark
+BULK_CHUNK = 2000  # documents a request: 500 to 5000 measured alike here; ~0.5 MB each
 PIT_KEEP_ALIVE = "5m"  # between two batches of an export, however slow its reader
 KEYWORD_CHARS = 8191  # Lucene's 32,766-byte term limit in UTF-8's worst case, 4 bytes a char
 ROW = "row"
@@ -79,7 +82,6 @@ LONG_MAX, LONG_MIN = 2**63 - 1, -(2**63)
 DAY_MS = 86_400_000
 EPOCH = datetime(1970, 1, 1)
 EPOCH_DATE = EPOCH.date()
-KEYWORD_TYPES = frozenset({"text"})
 
 SETTINGS = {
     "number_of_shards": INDEX_SETTINGS["number_of_shards"],
@@ -134,7 +136,7 @@ class Schema:
         if field.name == ID:
             return ROW
         column = self.columns[field.name]
-        return f"{column}.keyword" if field.type in KEYWORD_TYPES else column
+        return f"{column}.keyword" if field.type == "text" else column
 
 
 def build_mappings(key: str, fields: list[RecordField]) -> dict:
@@ -161,13 +163,17 @@ def build_mappings(key: str, fields: list[RecordField]) -> dict:
 # -- values: Python <-> engine -------------------------------------------------------------------
 
 
+_TO_ENGINE = {
+    "date": date.isoformat,
+    "datetime": datetime.isoformat,  # naive: the engines read it as UTC
+    "geo_point": lambda value: {"lat": value[0], "lon": value[1]},
+}
+
+
 def to_engine(kind: str, value: object) -> object:
     """A typed value (after coerce) as the engine takes it in a document or a query."""
-    if kind in ("date", "datetime"):
-        return value.isoformat()
-    if kind == "geo_point":
-        return {"lat": value[0], "lon": value[1]}
-    return value
+    convert = _TO_ENGINE.get(kind)
+    return value if convert is None else convert(value)
 
 
 def _geo(value: dict) -> tuple[float, float]:
@@ -240,12 +246,12 @@ def document_maker(schema: Schema):
             f,
             _EXACT[f.type],
             _SUSPECT.get(f.type),
-            _DOCUMENT.get(f.type),
+            _TO_ENGINE.get(f.type),
         )
         for f in schema.fields
     ]
+    known = frozenset([ID, *schema.columns])
     id_field = RecordField(ID, "integer")
-    absent = object()
 
     def make(row: dict) -> tuple[int, dict]:
         get = row.get
@@ -254,31 +260,21 @@ def document_maker(schema: Schema):
             row_id = coerce(id_field, row_id)
             if row_id is None:
                 raise ValueError("Every row needs its _id (its position, from 1).")
+        if not row.keys() <= known:
+            raise ValueError(f"Row {row_id}: unknown fields {sorted(row.keys() - known)}.")
         document = {ROW: row_id}
-        found = 1
         for name, column, field, exact, suspect, engine in plan:
-            value = get(name, absent)
-            if value is absent:
-                continue
-            found += 1
+            value = get(name)
             if value is None:
                 continue
             if type(value) is not exact or (suspect is not None and suspect(value)):
                 value = coerce(field, value)
             document[column] = value if engine is None else engine(value)
-        if len(row) > found:
-            unknown = sorted(set(row) - {ID, *(name for name, *_ in plan)})
-            raise ValueError(f"Row {row_id}: unknown fields {unknown}.")
         return row_id, document
 
     return make
 
 
-_DOCUMENT = {
-    "date": date.isoformat,
-    "datetime": datetime.isoformat,
-    "geo_point": lambda value: {"lat": value[0], "lon": value[1]},
-}
 _EXACT = {
     "text": str,
     "integer": int,
@@ -356,11 +352,12 @@ def build_sort(schema: Schema, checked: CheckedQuery) -> list[dict]:
 
 
 def build_page_body(schema: Schema, checked: CheckedQuery, size: int) -> dict:
-    body = {
-        "query": build_query(schema, checked),
-        "size": size,
-        "_source": {"includes": [ROW, *(schema.columns[f.name] for f in checked.fields)]},
-    }
+    # Filtering the source costs the engine as much again as fetching it: ask for it whole
+    # unless some fields are left out.
+    source = True
+    if len(checked.fields) < len(schema.fields):
+        source = {"includes": [ROW, *(schema.columns[f.name] for f in checked.fields)]}
+    body = {"query": build_query(schema, checked), "size": size, "_source": source}
     if size:
         body["sort"] = build_sort(schema, checked)
     if checked.after is not None:
@@ -414,7 +411,8 @@ class EngineRecordStore:
     @classmethod
     def from_settings(cls, settings) -> "EngineRecordStore":
         url = client_url(settings.search_url)
-        return cls(cls.make_client(url), settings.search_index_prefix, url)
+        where = urlsplit(url)._replace(netloc=urlsplit(url).netloc.rpartition("@")[2]).geturl()
+        return cls(cls.make_client(url), settings.search_index_prefix, where)
 
     # -- the client: all that differs between the engines -----------------------------------
 
@@ -466,7 +464,7 @@ class EngineRecordStore:
         found = self._body(found)
         if not found:
             raise KeyError(f"No records for resource {resource_id}.")
-        index = max(found)  # one, but for a create's alias swap caught half way
+        index = max(found)  # the one; were an operator to add another, the newest
         return Schema.read(alias, index, found[index]["mappings"].get("_meta", {}))
 
     def _read(self, resource_id: str, work):
@@ -576,14 +574,14 @@ class EngineRecordStore:
                 actions,
                 chunk_size=self.bulk_chunk,
                 expand_action_callback=_as_is,
-                max_retries=3,
+                max_retries=3,  # on 429, the engine's "too busy", with backoff
                 initial_backoff=1,
                 index=schema.alias,
-                require_alias=True,  # never auto-creates an index under a dropped alias
+                require_alias=True,  # so a bulk never auto-creates an index under the alias
             ):
                 added += ok
         except self.helpers.BulkIndexError as error:
-            raise ValueError(_bulk_failure(error.errors)) from None
+            raise _bulk_failure(error.errors) from None
         return added
 
     # -- reading -----------------------------------------------------------------------------
@@ -663,17 +661,15 @@ def _as_is(action: tuple[dict, dict]) -> tuple[dict, dict]:
     return action
 
 
-def _bulk_failure(errors: list[dict]) -> str:
-    described = []
-    for error in errors[:3]:
-        ((_op, item),) = error.items()
-        if item.get("status") == 409:
-            described.append(f"row {item.get('_id')}: that _id is there already")
-        else:
-            reason = item.get("error", {})
-            reason = reason.get("reason", reason) if isinstance(reason, dict) else reason
-            described.append(f"row {item.get('_id')}: {reason}")
-    return f"{len(errors)} rows were refused: " + "; ".join(described)
+def _bulk_failure(errors: list[dict]) -> Exception:
+    """ValueError when rows repeat an _id (the caller's data); RuntimeError otherwise: the
+    values were checked, so a refusal is the engine's."""
+    items = [item for error in errors for item in error.values()]
+    repeated = [item.get("_id") for item in items if item.get("status") == 409]
+    if repeated:
+        return ValueError(f"Rows {', '.join(repeated[:5])}: their _id is there already.")
+    reasons = [f"row {item.get('_id')}: {item.get('error')}" for item in items[:3]]
+    return RuntimeError(f"The engine refused {len(items)} rows: " + "; ".join(reasons))
 
 
 def __getattr__(name: str):
