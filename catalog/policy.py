@@ -25,7 +25,7 @@ from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, or_, true
 
-from catalog.errors import Forbidden, NotFound
+from catalog.errors import Forbidden, NotFound, Unauthorized
 from catalog.vocab import DatasetState, OpenType, Role, ShareType
 
 
@@ -154,6 +154,8 @@ def require(actor: Actor, action: Action, dataset: DatasetLike) -> None:
     if not can(actor, Action.VIEW, dataset):
         raise NotFound("Dataset not found.")
     if not can(actor, action, dataset):
+        if action in WRITE_ACTIONS and not actor.is_authenticated:
+            raise Unauthorized("Log in (or send a bearer token) to change datasets.")
         raise Forbidden(_refusal(actor, action, dataset))
 
 
@@ -170,8 +172,6 @@ def _refusal(actor: Actor, action: Action, dataset: DatasetLike) -> str:
         )
     if action == Action.READ_SENSITIVE:
         return "Only the owning department sees this dataset's sensitive fields unmasked."
-    if not actor.is_authenticated:
-        return "Log in as an editor of the owning department to change this dataset."
     if "write" not in actor.scopes:
         return "This token may only read; use a token with the write scope."
     return "Only editors and admins of the owning department may change this dataset."

@@ -170,10 +170,15 @@ _TO_ENGINE = {
 }
 
 
-def to_engine(kind: str, value: object) -> object:
-    """A typed value (after coerce) as the engine takes it in a document or a query."""
-    convert = _TO_ENGINE.get(kind)
-    return value if convert is None else convert(value)
+def query_value(kind: str, value: object) -> object:
+    """A typed value as a term or range takes it. Dates and datetimes go to the microsecond:
+    the engines fill what a value leaves out of its time by rounding up in lte and term, so
+    that 08:30:00 would take 08:30:00.999 too."""
+    if kind == "datetime":
+        return value.isoformat(timespec="microseconds")
+    if kind == "date":
+        return f"{value.isoformat()}T00:00:00.000000"
+    return value
 
 
 def _geo(value: dict) -> tuple[float, float]:
@@ -318,13 +323,13 @@ def build_query(schema: Schema, checked: CheckedQuery) -> dict:
             continue
         column = schema.column(field)
         if condition.op == "eq":
-            clauses.append({"term": {column: to_engine(field.type, condition.value)}})
+            clauses.append({"term": {column: query_value(field.type, condition.value)}})
         elif condition.op == "in":
-            values = [to_engine(field.type, value) for value in condition.values]
+            values = [query_value(field.type, value) for value in condition.values]
             clauses.append({"terms": {column: values}})
         else:
             bounds = {
-                bound: to_engine(field.type, value)
+                bound: query_value(field.type, value)
                 for bound, value in (("gte", condition.gte), ("lte", condition.lte))
                 if value is not None
             }
@@ -653,7 +658,8 @@ class EngineRecordStore:
                     return
                 checked = replace(checked, after=last_sort_values(checked, hits[-1]))
         finally:
-            self._close_pit(pit_id)
+            with suppress(self.not_found):  # expired already: the reader took too long
+                self._close_pit(pit_id)
 
 
 def _as_is(action: tuple[dict, dict]) -> tuple[dict, dict]:

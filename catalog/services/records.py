@@ -37,9 +37,12 @@ def open_records(
     if resource is None:
         raise NotFound("Resource not found.")
     require(actor, Action.READ_DATA, dataset)
-    if not store.exists(resource.id):
-        raise NotFound("This resource has no records: it is not a table, or not loaded yet.")
-    fields = store.fields(resource.id)
+    try:
+        fields = store.fields(resource.id)
+    except KeyError as error:
+        raise NotFound(
+            "This resource has no records: it is not a table, or not loaded yet."
+        ) from error
     masked = frozenset()
     if not can(actor, Action.READ_SENSITIVE, dataset):
         masked = frozenset(f.name for f in fields if f.sensitive)

@@ -87,7 +87,7 @@ def _store_on(backend: str, tmp_path_factory):
 def _private_schema(url: str):
     # Not tests.conftest._private_postgres_schema: that one is named test_<pid> too, and
     # would drop the catalog tests' schema when both run in one session.
-    schema = f"records_test_{os.getpid()}"
+    schema = f"records_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with create_database_engine(url).begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         connection.execute(text(f"CREATE SCHEMA {schema}"))

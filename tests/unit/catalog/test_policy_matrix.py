@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.errors import Forbidden, NotFound
+from catalog.errors import Forbidden, NotFound, Unauthorized
 from catalog.models import Dataset, Department, User, utcnow
 from catalog.policy import Action, Actor, can, data_clause, require, visible_clause
 from catalog.services import search
@@ -252,7 +252,8 @@ def test_can_agrees_with_the_table(world, actors):
 
 
 def test_require_hides_the_invisible_and_forbids_the_rest(world, actors):
-    """NotFound for those who may not see the dataset, Forbidden for those who see it."""
+    """NotFound for those who may not see the dataset, Forbidden for those who see it
+    (Unauthorized for anonymous writes)."""
     wrong = []
     checked = 0
     for caller, actor in actors.items():
@@ -263,13 +264,15 @@ def test_require_hides_the_invisible_and_forbids_the_rest(world, actors):
                 if Action.VIEW not in allowed:
                     expected = NotFound
                 elif action not in allowed:
-                    expected = Forbidden
+                    # Those with no credentials are asked to log in before changing anything.
+                    writes = action in (Action.EDIT, Action.DELETE)
+                    expected = Unauthorized if writes and caller == "anonymous" else Forbidden
                 else:
                     expected = None
                 try:
                     require(actor, action, dataset)
                     raised = None
-                except (NotFound, Forbidden) as error:
+                except (NotFound, Forbidden, Unauthorized) as error:
                     raised = type(error)
                     if not error.message:
                         wrong.append(f"{cell_id(caller, key, action)}: empty message")
