@@ -29,6 +29,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## Benchmarks (not tests): `make bench`, or `make bench BENCH_ARGS=--small` for a smoke run.
+bench: install
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
+
 ## Start PostgreSQL (and, later, the other servers) for the tests; prints export lines.
 services:
 	scripts/services.sh start
