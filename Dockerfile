@@ -14,6 +14,7 @@ WORKDIR /app
 COPY pyproject.toml setup.cfg README.md ./
 COPY catalog catalog
 COPY api api
+COPY harvesters harvesters
 COPY portal portal
 COPY static static
 # Installed in place: the portal serves static/ from beside its packages.
