@@ -164,15 +164,17 @@ def search_status_command(context: Context) -> None:
     """Pending changes in the outbox, and datasets in the index and in the catalog."""
     from catalog.services.search import search_status
 
-    context.backends.catalog_index.ensure()
     with context.backends.sessions() as session:
         status = search_status(session, context.backends.catalog_index)
-    click.echo(f"index:     {context.backends.catalog_index.check()}")
+    if status.engine_error:
+        click.echo(f"index:     does not answer: {status.engine_error}")
     click.echo(f"catalog:   {status.in_catalog} datasets; index holds {status.indexed}")
     oldest = status.oldest_pending.isoformat() if status.oldest_pending else "-"
     click.echo(f"outbox:    {status.pending} pending (oldest {oldest}), {status.failing} failing")
     if status.last_error:
         click.echo(f"last error: {status.last_error}")
+    if status.engine_error:
+        sys.exit(1)
 
 
 @search.command("synonyms")

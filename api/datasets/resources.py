@@ -78,7 +78,9 @@ class DatasetSuggestions(MethodView):
     @blp.response(200, SuggestionsSchema)
     def get(self, args):
         """Titles for a search box's autocomplete, among the datasets the caller may see."""
-        titles = suggest_titles(backends().catalog_index, current_actor(), args["q"], args["limit"])
+        titles = suggest_titles(
+            db(), backends().catalog_index, current_actor(), args["q"], args["limit"]
+        )
         return {"suggestions": titles}
 
 

@@ -3,10 +3,9 @@
 from catalog.models import Dataset
 from catalog.policy import data_labels, metadata_labels
 
-# Fields holding the text a search matches, by weight: title first, then the words that
-# describe a dataset in a few terms, then the long text.
-TITLE_FIELDS = ("title", "title_en")
-KEYWORD_FIELDS = ("tags", "department_name", "theme_names", "resource_code")
+# Fields holding the text a search matches, by weight: the title first, then the words that
+# describe a dataset in a few terms (the English title among them), then the long text.
+KEYWORD_FIELDS = ("title_en", "tags", "department_name", "theme_names", "resource_code")
 BODY_FIELDS = ("description", "resource_names", "field_titles")
 
 
@@ -36,6 +35,7 @@ def dataset_document(dataset: Dataset, downloads: int = 0) -> dict:
         "modified_at": dataset.modified_at.isoformat(),
         "release_date": dataset.release_date.isoformat() if dataset.release_date else None,
         "downloads": downloads,
+        "revision": dataset.revision,
         "labels": sorted(metadata_labels(dataset)),
         "data_labels": sorted(data_labels(dataset)),
     }

@@ -80,6 +80,7 @@ MAPPINGS = {
         "modified_at": {"type": "date"},
         "release_date": {"type": "date"},
         "downloads": {"type": "integer"},
+        "revision": {"type": "integer"},
         "labels": _KEYWORD,
         "data_labels": _KEYWORD,
     },
@@ -207,8 +208,10 @@ class EngineCatalogIndex:
         errors = [
             error
             for error in self._bulk(actions, refresh)
-            # Removing a document that is not there already is what was wanted.
+            # Removing a document that is not there already is what was wanted, and a newer
+            # revision already indexed (409) is better than the one that came late.
             if not ("delete" in error and error["delete"].get("status") == 404)
+            and not ("index" in error and error["index"].get("status") == 409)
         ]
         if errors:
             raise RuntimeError(f"{len(errors)} documents failed: {errors[:3]}")
@@ -224,9 +227,18 @@ class EngineCatalogIndex:
 
     def upsert(self, documents: list[dict]) -> None:
         if documents:
-            self._bulk(
+            # The dataset's revision is the document's version: a drain that read an older
+            # revision and writes late loses to the newer one instead of overwriting it.
+            self._send(
                 (
-                    {"_op_type": "index", "_index": self.alias, "_id": d["id"], "_source": d}
+                    {
+                        "_op_type": "index",
+                        "_index": self.alias,
+                        "_id": d["id"],
+                        "_source": d,
+                        "version": d["revision"],
+                        "version_type": "external_gte",
+                    }
                     for d in documents
                 ),
                 refresh="wait_for",

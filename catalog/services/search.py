@@ -15,7 +15,7 @@ from catalog.errors import Forbidden, InvalidInput
 from catalog.filters import DATASET_FILTERS, FILTERS_BY_PARAM, FacetCount
 from catalog.interfaces import CatalogIndex, SearchQuery
 from catalog.models import AuditEvent, Dataset, SearchOutbox, SynonymSet, utcnow
-from catalog.policy import Action, Actor, actor_labels, can, can_manage_catalog
+from catalog.policy import Action, Actor, actor_labels, can, can_manage_catalog, visible_clause
 from catalog.search.documents import dataset_document
 from catalog.services.audit import record_event
 from catalog.services.datasets import dataset_load_options
@@ -110,13 +110,23 @@ def search_datasets(
         facets[dataset_filter.param] = [
             FacetCount(value, labels.get(value, value), count) for value, count in counts
         ]
-    highlights = {hit.id: hit.highlights for hit in result.hits}
+    shown = {d.id for d in items}
+    highlights = {hit.id: hit.highlights for hit in result.hits if hit.id in shown}
     return DatasetPage(items, result.total, page, per_page, facets, highlights)
 
 
-def suggest_titles(index: CatalogIndex, actor: Actor, prefix: str, limit: int = 10) -> list[str]:
+def suggest_titles(
+    session: Session, index: CatalogIndex, actor: Actor, prefix: str, limit: int = 10
+) -> list[str]:
     """Titles for the search box's autocomplete, among the datasets the actor may see."""
-    return index.suggest(prefix[:100], search_labels(actor), max(1, min(limit, 20)))
+    titles = index.suggest(prefix[:100], search_labels(actor), max(1, min(limit, 20)))
+    # The index may lag the catalog by a moment: only titles the catalog still shows.
+    visible = set(
+        session.scalars(
+            select(Dataset.title).where(Dataset.title.in_(titles), visible_clause(actor, Dataset))
+        )
+    )
+    return [title for title in titles if title in visible]
 
 
 def index_pending(session: Session, index: CatalogIndex, batch: int = OUTBOX_BATCH) -> int:
@@ -201,8 +211,9 @@ class SearchStatus:
     failing: int
     oldest_pending: datetime | None
     last_error: str
-    indexed: int
+    indexed: int | None  # None when the engine does not answer
     in_catalog: int
+    engine_error: str = ""
 
 
 def search_status(session: Session, index: CatalogIndex) -> SearchStatus:
@@ -220,7 +231,11 @@ def search_status(session: Session, index: CatalogIndex) -> SearchStatus:
         or ""
     )
     in_catalog = session.scalar(select(func.count()).select_from(Dataset)) or 0
-    return SearchStatus(pending, failing, oldest, last_error, index.count(), in_catalog)
+    try:
+        indexed, engine_error = index.count(), ""
+    except Exception as error:  # noqa: BLE001 - reported: a down engine is what status is for
+        indexed, engine_error = None, f"{type(error).__name__}: {error}"
+    return SearchStatus(pending, failing, oldest, last_error, indexed, in_catalog, engine_error)
 
 
 def list_synonyms(session: Session) -> list[SynonymSet]:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from catalog.errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -165,10 +165,10 @@ def actor_for_user(
 ) -> Actor:
     """Build the actor: the user's roles by department and the grants alive right now."""
     now = now or utcnow()
-    memberships = session.scalars(
-        select(Membership).where(Membership.user_id == user.id).options(selectinload("*"))
+    memberships = session.execute(
+        select(Membership.department_id, Membership.role).where(Membership.user_id == user.id)
     ).all()
-    roles = {m.department_id: Role(m.role) for m in memberships}
+    roles = {department_id: Role(role) for department_id, role in memberships}
     grantees = [Grant.user_id == user.id]
     if roles:
         grantees.append(Grant.department_id.in_(roles))

@@ -70,6 +70,7 @@ def document(doc_id, title, labels=("public",), **fields):
         "modified_at": "2026-01-01T00:00:00+00:00",
         "release_date": None,
         "downloads": 0,
+        "revision": 1,
         "labels": list(labels),
         "data_labels": list(labels),
     }
@@ -219,3 +220,21 @@ def test_rebuild_swaps_in_a_new_index(loaded):
     assert loaded.count() == 2
     assert ids(search(loaded, ["教育局"])) == ["schools"]
     assert search(loaded, ["公交"]).total == 0
+
+
+def test_a_late_older_revision_does_not_undo_a_newer_one(loaded):
+    loaded.upsert([document("schools", "中小学名录", department_name="统计局", revision=3)])
+    loaded.upsert([document("schools", "区教育局学校名录", revision=2)])
+    assert ids(search(loaded, ["中小学"])) == ["schools"]
+    assert search(loaded, ["教育局"]).total == 0
+
+
+def test_the_exact_title_wins_and_suggestions_are_bare_titles(loaded):
+    loaded.upsert(
+        [
+            document("exact", "学校名录", title_en="School directory"),
+            document("longer", "学校名录（历年汇总）", downloads=500),
+        ]
+    )
+    assert ids(search(loaded, ["学校名录"]))[0] == "exact"
+    assert "学校名录" in loaded.suggest("学校名", frozenset({"public"}), 5)

@@ -357,7 +357,7 @@ def test_index_search_shows_and_counts_only_visible_datasets(session, backends, 
         )
         wrong += _search_mismatches(world, caller, page, filtered)
         visible_titles = {world.datasets[k].title for k in expected_visible(caller)}
-        suggested = set(suggest_titles(index, actor, "数据集", limit=20))
+        suggested = set(suggest_titles(session, index, actor, "数据集", limit=20))
         if not suggested <= visible_titles:
             wrong.append(f"{caller}: suggests hidden titles {sorted(suggested - visible_titles)}")
         if not {t for t in visible_titles if t.startswith("数据集")} <= suggested:

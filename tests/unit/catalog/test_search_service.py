@@ -124,6 +124,8 @@ def test_reindex_swaps_in_a_complete_index(session, backends, world):
 
 
 def test_suggestions_respect_the_policy(session, backends, world):
-    assert suggest_titles(backends.catalog_index, Actor.anonymous(), "教师") == []
-    assert suggest_titles(backends.catalog_index, SYSTEM, "教师") == ["教师资格认定信息"]
-    assert suggest_titles(backends.catalog_index, Actor.anonymous(), "医疗") == ["医疗保险定点机构"]
+    assert suggest_titles(session, backends.catalog_index, Actor.anonymous(), "教师") == []
+    assert suggest_titles(session, backends.catalog_index, SYSTEM, "教师") == ["教师资格认定信息"]
+    assert suggest_titles(session, backends.catalog_index, Actor.anonymous(), "医疗") == [
+        "医疗保险定点机构"
+    ]
