@@ -1,8 +1,9 @@
 from flask.views import MethodView
+from flask_smorest import Page
 
 from api import Blueprint
 from api.context import current_actor, db
-from api.departments.schemas import DepartmentSchema
+from api.departments.schemas import DepartmentArgsSchema, DepartmentSchema
 from catalog.services.departments import get_department_summary, list_departments
 
 blp = Blueprint("departments", __name__, url_prefix="/departments", description="Departments")
@@ -17,10 +18,24 @@ def _with_count(summary):
 
 @blp.route("")
 class Departments(MethodView):
+    @blp.arguments(DepartmentArgsSchema, location="query")
     @blp.response(200, DepartmentSchema(many=True))
-    def get(self):
-        """List the departments, with how many datasets of each the caller may see."""
-        return [_with_count(s) for s in list_departments(db(), current_actor())]
+    @blp.paginate(Page)
+    def get(self, args):
+        """List the departments, with how many datasets of each the caller may see.
+
+        Paged with `page` and `page_size`; the X-Pagination header gives the total.
+        """
+        words = args["q"].strip().lower()
+        summaries = list_departments(db(), current_actor())
+        return [
+            _with_count(s)
+            for s in summaries
+            if not words
+            or words in s.department.name.lower()
+            or words in s.department.name_en.lower()
+            or words in s.department.slug
+        ]
 
 
 @blp.route("/<slug>")

@@ -18,3 +18,7 @@ class DepartmentSchema(Schema):
 class DepartmentRefSchema(Schema):
     slug = fields.String()
     name = fields.String()
+
+
+class DepartmentArgsSchema(Schema):
+    q = fields.String(load_default="", metadata={"description": "Part of a name, e.g. 教育."})

@@ -51,3 +51,13 @@ def test_a_body_that_is_not_json_is_a_clear_error(client, session):
     )
     assert response.status_code == 400
     assert response.get_json()["errors"] == {"json": ["Invalid JSON body."]}
+
+
+def test_departments_are_paged_and_filtered(client, session):
+    for number in range(3):
+        make_department(session, slug=f"dept-page-{number}", name=f"测试局{number}")
+    make_department(session, slug="edu-x", name="佛山市禅城区教育局")
+    first = client.get("/api/v1/departments?page_size=2")
+    assert len(first.get_json()) == 2
+    assert '"total": 4' in first.headers["X-Pagination"]
+    assert [d["slug"] for d in client.get("/api/v1/departments?q=教育").get_json()] == ["edu-x"]
