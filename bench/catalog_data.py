@@ -203,6 +203,7 @@ class Catalog:
             "modified_at": d["modified_at"].isoformat(),
             "release_date": d["release_date"].isoformat(),
             "downloads": 0,  # as the indexing services write it (catalog.services.search)
+            "revision": 1,  # a new dataset's, as the catalog rows hold it
             "labels": sorted(metadata_labels(policy_view)),
             "data_labels": sorted(data_labels(policy_view)),
         }
