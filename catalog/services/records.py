@@ -16,7 +16,7 @@ from catalog.masking import mask_row
 from catalog.models import Dataset, Resource
 from catalog.policy import Action, Actor, can, require
 from catalog.records import MAX_GROUPS, MAX_LIMIT
-from catalog.services.datasets import get_dataset
+from catalog.services.datasets import get_dataset_resource
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,7 @@ class RecordsView:
 def open_records(
     session: Session, store: RecordStore, actor: Actor, dataset_slug: str, resource_id: str
 ) -> RecordsView:
-    dataset = get_dataset(session, actor, dataset_slug)
-    resource = next((r for r in dataset.resources if r.id == resource_id), None)
-    if resource is None:
-        raise NotFound("Resource not found.")
+    dataset, resource = get_dataset_resource(session, actor, dataset_slug, resource_id)
     require(actor, Action.READ_DATA, dataset)
     try:
         fields = store.fields(resource.id)

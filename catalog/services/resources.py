@@ -13,7 +13,7 @@ from catalog.interfaces import ObjectStore
 from catalog.models import Dataset, Resource, new_id, utcnow
 from catalog.policy import Action, Actor, can, require
 from catalog.services.audit import dataset_snapshot, record_dataset_change
-from catalog.services.datasets import get_dataset
+from catalog.services.datasets import get_dataset, get_dataset_resource
 from catalog.vocab import FieldType
 
 _UNSAFE_IN_NAME = re.compile(r"[^\w.-]+")
@@ -127,10 +127,7 @@ def open_resource(
 ) -> ResourceDownload:
     """A stored file's bytes, for those who may fetch the dataset's data; for a file with
     sensitive fields, only the owning department gets the original."""
-    dataset = get_dataset(session, actor, dataset_slug)
-    resource = next((r for r in dataset.resources if r.id == resource_id), None)
-    if resource is None:
-        raise NotFound("Resource not found.")
+    dataset, resource = get_dataset_resource(session, actor, dataset_slug, resource_id)
     require(actor, Action.READ_DATA, dataset)
     if resource.storage_key is None:
         raise NotFound("This resource is a link to an outside address, not a stored file.")
