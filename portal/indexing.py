@@ -1,8 +1,9 @@
 """Keeps the search index true while the portal runs.
 
-Each write request drains the outbox right after it commits, so a steward sees their
-change in search at once; a background thread drains whatever that missed (the engine
-was down, another process wrote) every few seconds. The outbox holds every change until
+Each write request drains the outbox right after it commits (waiting at most two
+seconds), so a steward sees their change in search at once; a background thread drains
+whatever that missed (the engine was down or slow, another process wrote) every few
+seconds. The outbox holds every change until
 an engine has taken it, so neither path can lose one.
 """
 
@@ -34,11 +35,25 @@ def _drain_quietly(backends: Backends) -> None:
         log.warning("search index unavailable; changes wait in the outbox", exc_info=True)
 
 
+# How long a write request waits for its change to be indexed. A healthy engine takes
+# milliseconds; a hung one must not hold the steward's request for the client's timeouts.
+WRITE_WAITS_FOR_INDEX_SECONDS = 2.0
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def index_after_write(response):
         if request.method in WRITE_METHODS and response.status_code < 400:
-            _drain_quietly(app.extensions["opendata"])
+            indexer = threading.Thread(
+                target=_drain_quietly,
+                args=(app.extensions["opendata"],),
+                name="index-after-write",
+                daemon=True,
+            )
+            indexer.start()
+            # Left running past the wait, it finishes or fails on its own; the outbox keeps
+            # whatever it did not index, and document versions keep late writes harmless.
+            indexer.join(WRITE_WAITS_FOR_INDEX_SECONDS)
         return response
 
 

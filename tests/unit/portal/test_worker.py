@@ -50,3 +50,36 @@ def test_worker_indexes_pending_changes_and_stops_on_sigterm(tmp_path):
         status = search_status(session, backends.catalog_index)
     assert (status.pending, status.indexed) == (0, 1)
     backends.dispose()
+
+
+def test_a_hung_engine_does_not_hold_write_requests(app, client, session, backends, monkeypatch):
+    import threading
+
+    from portal import indexing
+    from tests.factories import bearer, make_user, token_for
+
+    release = threading.Event()
+
+    def hang(_documents):
+        release.wait(30)
+
+    monkeypatch.setattr(indexing, "WRITE_WAITS_FOR_INDEX_SECONDS", 0.5)
+    monkeypatch.setattr(backends.catalog_index, "upsert", hang)
+    department = make_department(session)
+    steward = make_user(session, department=department, role="editor")
+    started = time.monotonic()
+    response = client.post(
+        "/api/v1/datasets",
+        json={
+            "slug": "slow-engine",
+            "title": "慢引擎",
+            "department": department.slug,
+            "open_type": "unconditional",
+            "share_type": "unconditional",
+        },
+        headers=bearer(token_for(session, steward)),
+    )
+    elapsed = time.monotonic() - started
+    release.set()
+    assert response.status_code == 201
+    assert elapsed < 5
