@@ -25,7 +25,8 @@ from werkzeug.exceptions import HTTPException
 
 from api import API_PREFIX
 from api.context import SESSION_USER_KEY, backends, current_actor, db
-from catalog.errors import CatalogError, Forbidden, InvalidInput, NotFound, Unauthorized
+from api.errors import STATUS_OF
+from catalog.errors import CatalogError, Unauthorized
 from catalog.filters import DATASET_FILTERS
 from catalog.policy import Action, Actor, can
 from catalog.services.datasets import catalog_statistics, get_dataset
@@ -167,29 +168,10 @@ def error_page(status: int, message: str | None = None):
     return body, status
 
 
-@pages.errorhandler(NotFound)
-def not_found(_error: NotFound):
-    return error_page(404)
-
-
-@pages.errorhandler(Forbidden)
-def forbidden(_error: Forbidden):
-    return error_page(403)
-
-
-@pages.errorhandler(Unauthorized)
-def unauthorized(_error: Unauthorized):
-    return error_page(401)
-
-
-@pages.errorhandler(InvalidInput)
-def invalid_input(_error: InvalidInput):
-    return error_page(400)
-
-
 @pages.errorhandler(CatalogError)
-def catalog_error(_error: CatalogError):
-    return error_page(400)
+def catalog_error(error: CatalogError):
+    # The same status for each refusal as the API gives it, as a page.
+    return error_page(STATUS_OF.get(type(error), 400))
 
 
 def _html_errors_outside_api(app: Flask) -> None:
