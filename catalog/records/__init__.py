@@ -369,3 +369,31 @@ def decode_cursor(
         return tuple(coerce(field, value) for (field, _), value in zip(sort, values, strict=True))
     except ValueError:
         raise invalid from None
+
+
+# The fast path of loading: a value already of its field's exact Python type is taken as
+# it is, unless it is one of these that coerce must still see (NUL in text, NaN or infinity,
+# aware datetimes, geo points but pairs of floats in range). Shared by every backend.
+EXACT_TYPES = {
+    "text": str,
+    "integer": int,
+    "number": float,
+    "date": date,
+    "datetime": datetime,
+    "boolean": bool,
+    "geo_point": tuple,
+}
+NEEDS_COERCION = {
+    "text": lambda value: "\x00" in value,
+    "number": lambda value: not math.isfinite(value),
+    "datetime": lambda value: value.tzinfo is not None,
+    "geo_point": lambda value: (
+        not (
+            len(value) == 2
+            and type(value[0]) is float
+            and type(value[1]) is float
+            and -90 <= value[0] <= 90
+            and -180 <= value[1] <= 180
+        )
+    ),
+}

@@ -60,9 +60,11 @@ from urllib.parse import urlsplit
 from catalog.interfaces import RecordField, RecordPage, RecordQuery
 from catalog.records import (
     COUNT_EXACT_LIMIT,
+    EXACT_TYPES,
     EXPORT_BATCH,
     ID,
     MAX_GROUPS,
+    NEEDS_COERCION,
     CheckedQuery,
     check_fields,
     check_group_field,
@@ -249,8 +251,8 @@ def document_maker(schema: Schema):
             f.name,
             schema.columns[f.name],
             f,
-            _EXACT[f.type],
-            _SUSPECT.get(f.type),
+            EXACT_TYPES[f.type],
+            NEEDS_COERCION.get(f.type),
             _TO_ENGINE.get(f.type),
         )
         for f in schema.fields
@@ -278,32 +280,6 @@ def document_maker(schema: Schema):
         return row_id, document
 
     return make
-
-
-_EXACT = {
-    "text": str,
-    "integer": int,
-    "number": float,
-    "date": date,
-    "datetime": datetime,
-    "boolean": bool,
-    "geo_point": tuple,
-}
-# Values of the exact type that coerce must still see.
-_SUSPECT = {
-    "text": lambda value: "\x00" in value,
-    "number": lambda value: not math.isfinite(value),
-    "datetime": lambda value: value.tzinfo is not None,
-    "geo_point": lambda value: (
-        not (
-            len(value) == 2
-            and type(value[0]) is float
-            and type(value[1]) is float
-            and -90 <= value[0] <= 90
-            and -180 <= value[1] <= 180
-        )
-    ),
-}
 
 
 # -- queries ---------------------------------------------------------------------------------

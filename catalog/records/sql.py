@@ -64,9 +64,11 @@ from sqlalchemy.schema import CreateIndex, DropTable
 from catalog.interfaces import RecordField, RecordPage, RecordQuery
 from catalog.records import (
     COUNT_EXACT_LIMIT,
+    EXACT_TYPES,
     EXPORT_BATCH,
     ID,
     MAX_GROUPS,
+    NEEDS_COERCION,
     CheckedQuery,
     check_fields,
     check_group_field,
@@ -686,7 +688,7 @@ def _row_converter(layout: _Layout, sqlite: bool) -> Callable[[dict], tuple]:
     for field in layout.fields:
         exact = EXACT_TYPES[field.type]
         store = _SQLITE_STORE.get(field.type) if sqlite else None
-        plan.append((field.name, field, exact, _SUSPECT.get(field.type), store))
+        plan.append((field.name, field, exact, NEEDS_COERCION.get(field.type), store))
     id_field = RecordField(ID, "integer")
     width = len(plan) + 1
     absent = object()
@@ -723,30 +725,6 @@ def _row_converter(layout: _Layout, sqlite: bool) -> Callable[[dict], tuple]:
     return convert
 
 
-EXACT_TYPES = {
-    "text": str,
-    "integer": int,
-    "number": float,
-    "date": date,
-    "datetime": datetime,
-    "boolean": bool,
-    "geo_point": tuple,
-}
-# Values of the exact type that coerce must still see: NUL in text, aware datetimes, and
-# geo points but pairs of floats in range.
-_SUSPECT = {
-    "text": lambda value: "\x00" in value,
-    "datetime": lambda value: value.tzinfo is not None,
-    "geo_point": lambda value: (
-        not (
-            len(value) == 2
-            and type(value[0]) is float
-            and type(value[1]) is float
-            and -90 <= value[0] <= 90
-            and -180 <= value[1] <= 180
-        )
-    ),
-}
 # Stored as SQLAlchemy's SQLite Date and DateTime types store (and read back) them.
 _SQLITE_STORE = {
     "date": date.isoformat,
