@@ -60,13 +60,21 @@ ensure_user() {
 # background as USER, appending its output to LOGFILE and its pid to PIDFILE. setsid puts it in
 # a session of its own, so it outlives this script and the caller's terminal; the inner shell
 # writes its own pid, then setpriv and the server replace it, so the pid is the server's.
+# It returns once the pid file is written: a pid file left by a server that died with the
+# machine must never be read as the new server's (wait_ready would take it as "exited").
 spawn() {
-    local pidfile=$1 logfile=$2 user=$3
+    local pidfile=$1 logfile=$2 user=$3 deadline
     shift 3
+    rm -f "$pidfile"
     # shellcheck disable=SC2016 # $$ and $@ are for the inner shell
-    (cd / && exec setsid sh -c 'echo $$ >"$0" && exec "$@"' "$pidfile" \
+    (cd / && exec setsid sh -c 'echo $$ >"$0.new" && mv "$0.new" "$0" && exec "$@"' "$pidfile" \
         setpriv --reuid="$user" --regid="$user" --init-groups "$@" \
         </dev/null >>"$logfile" 2>&1 &)
+    deadline=$((SECONDS + 10))
+    until [[ -s $pidfile ]]; do
+        ((SECONDS < deadline)) || die "no pid file $pidfile 10s after starting $*"
+        sleep 0.1
+    done
 }
 
 # pid_alive PIDFILE PATTERN: print the pid in PIDFILE if that process is alive and its command
