@@ -20,6 +20,8 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -207,10 +209,42 @@ class Resource(Base):
     # 信息项: [{"name", "title", "type", "sensitive"}]
     fields: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
     row_count: Mapped[int | None] = mapped_column(Integer)
+    # The version of the stored file; each replacement keeps the earlier ones as
+    # ResourceVersion rows, so their objects stay fetchable.
+    version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     dataset: Mapped[Dataset] = relationship(back_populates="resources")
+
+
+class ResourceVersion(Base):
+    """One stored version of a resource's file, the current one included."""
+
+    __tablename__ = "resource_versions"
+
+    resource_id: Mapped[str] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(1000))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DownloadCount(Base):
+    """Downloads of a resource's file (or exports of its records) on one day (UTC)."""
+
+    __tablename__ = "download_counts"
+
+    resource_id: Mapped[str] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class User(Base):
@@ -330,3 +364,120 @@ class SynonymSet(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     terms: Mapped[list[str]] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HarvestSource(Base):
+    """A department's source system the harvesters sync from (a CKAN portal, a DCAT
+    catalog, a data.json, a file URL or folder, a SQL query, an S3 prefix)."""
+
+    __tablename__ = "harvest_sources"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    department_id: Mapped[str] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    # A registered source type (entry point group opendata.harvest_sources): ckan, dcat, ...
+    kind: Mapped[str] = mapped_column(String(50))
+    # The URL the source type reads: http(s)://, file:///folder, s3://bucket/prefix, or an
+    # SQLAlchemy URL; credentials are never stored here (config names an env variable).
+    url: Mapped[str] = mapped_column(String(2000))
+    # Source-type options (a query, a page size, a sheet); checked by the source type.
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Values given to the datasets it creates: open_type, share_type, state, themes, ...
+    dataset_defaults: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Five-field cron expression in UTC (minute hour day month weekday); None: manual only.
+    schedule: Mapped[str | None] = mapped_column(String(100))
+    # What happens to a dataset whose object is gone from the source: withdraw or keep.
+    on_missing: Mapped[str] = mapped_column(String(20), default="withdraw")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department] = relationship()
+
+
+class HarvestJob(Base):
+    """One run of a harvest source: its status, lease, counts and error."""
+
+    __tablename__ = "harvest_jobs"
+    __table_args__ = (
+        # One job per source at a time, kept by the database itself.
+        Index(
+            "uq_harvest_jobs_active_source",
+            "source_id",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    source_id: Mapped[str] = mapped_column(
+        ForeignKey("harvest_sources.id", ondelete="CASCADE"), index=True
+    )
+    # queued, running, succeeded, failed, cancelled, lost (its worker stopped answering)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    trigger: Mapped[str] = mapped_column(String(20), default="manual")  # manual, schedule
+    triggered_by_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    # The lease: the worker holding the job renews heartbeat_at and lease_expires_at while
+    # it runs; a running job whose lease has expired is lost and may be taken again.
+    worker: Mapped[str] = mapped_column(String(200), default="")
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    withdrawn: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    # Why the whole job failed (the source did not answer, ...); per-object errors are rows.
+    error: Mapped[str] = mapped_column(Text, default="")
+
+    source: Mapped[HarvestSource] = relationship()
+
+
+class HarvestObject(Base):
+    """What the harvester remembers of one object of a source: its identity, the dataset
+    made from it and the hashes that tell an unchanged object from a changed one."""
+
+    __tablename__ = "harvest_objects"
+    __table_args__ = (UniqueConstraint("source_id", "remote_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    source_id: Mapped[str] = mapped_column(
+        ForeignKey("harvest_sources.id", ondelete="CASCADE"), index=True
+    )
+    # The object's identity in the source (CKAN id, DCAT IRI, data.json identifier, URL).
+    remote_id: Mapped[str] = mapped_column(String(1000))
+    dataset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("datasets.id", ondelete="SET NULL"), index=True
+    )
+    # sha256 of the normalised metadata; per resource, its remote identity mapped to
+    # {"resource_id", "sha256", "etag", "last_modified", "size"}.
+    metadata_hash: Mapped[str] = mapped_column(String(64), default="")
+    resources: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_job_id: Mapped[str | None] = mapped_column(String(36))
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
+
+
+class HarvestError(Base):
+    """One object a harvest job could not take, with the raw payload it could not take."""
+
+    __tablename__ = "harvest_errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("harvest_jobs.id", ondelete="CASCADE"), index=True
+    )
+    remote_id: Mapped[str] = mapped_column(String(1000), default="")
+    stage: Mapped[str] = mapped_column(String(20))  # gather, fetch, import
+    message: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import InvalidInput, NotFound
 from catalog.interfaces import ObjectStore
-from catalog.models import Dataset, Resource, new_id, utcnow
+from catalog.models import Dataset, Resource, ResourceVersion, new_id, utcnow
 from catalog.policy import Action, Actor, can, require
 from catalog.services.audit import dataset_snapshot, record_dataset_change
 from catalog.services.datasets import get_dataset, get_dataset_resource
@@ -95,6 +95,18 @@ def add_resource(
         dataset.revision += 1
         dataset.modified_at = utcnow()
         session.flush()
+        if stored is not None:
+            session.add(
+                ResourceVersion(
+                    resource_id=resource.id,
+                    version=1,
+                    storage_key=stored.key,
+                    size=stored.size,
+                    sha256=stored.sha256,
+                    media_type=values.media_type,
+                    created_by_id=actor.user_id,
+                )
+            )
         record_dataset_change(
             session, actor, "resource.create", dataset.id, before, dataset_snapshot(dataset)
         )
