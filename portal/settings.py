@@ -118,6 +118,73 @@ DECLARED: tuple[Setting, ...] = (
         "Job queue: sqlite:///path (embedded) or redis://host:6379/0.",
     ),
     Setting(
+        "embedded_worker",
+        _boolean,
+        lambda instance: True,
+        "Run a job worker inside `opendata serve`, so one command does everything; turn it off "
+        "when `opendata worker` runs apart (on Redis, on other machines).",
+    ),
+    Setting(
+        "harvest_allow_private_addresses",
+        _boolean,
+        lambda instance: False,
+        "Let harvest sources reach loopback, private and link-local addresses (off: no SSRF "
+        "into the government network from a harvest URL).",
+    ),
+    Setting(
+        "harvest_timeout_seconds",
+        _positive_int,
+        lambda instance: 30,
+        "Connect and read timeout of each harvest request, in seconds.",
+    ),
+    Setting(
+        "harvest_max_document_bytes",
+        _positive_int,
+        lambda instance: 50 * 1024**2,
+        "Largest metadata document (a catalog page, a data.json) a harvest reads, in bytes.",
+    ),
+    Setting(
+        "harvest_max_file_bytes",
+        _positive_int,
+        lambda instance: 2 * 1024**3,
+        "Largest resource file a harvest copies into the object store, in bytes (after "
+        "decompression); a larger one is kept as a link.",
+    ),
+    Setting(
+        "harvest_folder_roots",
+        str,
+        lambda instance: "",
+        "Folders that folder harvest sources may read, separated by the OS path separator; "
+        "empty: none.",
+    ),
+    Setting(
+        "harvest_lease_seconds",
+        _positive_int,
+        lambda instance: 60,
+        "How long a harvest job's lease lasts without a heartbeat before the job counts as lost.",
+    ),
+    Setting(
+        "rate_limit",
+        str,
+        lambda instance: "600/minute;20000/day",
+        "API rate limit per token (or per address for anonymous callers), in Flask-Limiter's "
+        "notation.",
+    ),
+    Setting(
+        "rate_limit_storage_url",
+        str,
+        lambda instance: "",
+        "Where rate-limit counters live: memory:// or redis://...; empty: the queue's Redis "
+        "when OPENDATA_QUEUE_URL is one, else memory.",
+    ),
+    Setting(
+        "export_direct_max_rows",
+        _positive_int,
+        lambda instance: 200_000,
+        "Record exports up to this many rows stream directly; larger ones run as a job that "
+        "writes the file to the object store and hands out its link.",
+    ),
+    Setting(
         "secret_key",
         str,
         lambda instance: _generated_secret_key(instance),
@@ -167,6 +234,16 @@ class Settings:
     search_url: str
     search_index_prefix: str
     queue_url: str
+    embedded_worker: bool
+    harvest_allow_private_addresses: bool
+    harvest_timeout_seconds: int
+    harvest_max_document_bytes: int
+    harvest_max_file_bytes: int
+    harvest_folder_roots: str
+    harvest_lease_seconds: int
+    rate_limit: str
+    rate_limit_storage_url: str
+    export_direct_max_rows: int
     secret_key: str
     max_upload_bytes: int
     site_name: str
