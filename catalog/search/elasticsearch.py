@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from elasticsearch import Elasticsearch, helpers
 
-from catalog.search.engines import BULK_CHUNK, INDEX_SETTINGS, MAPPINGS, EngineCatalogIndex
+from catalog.search.engines import BULK_CHUNK, EngineCatalogIndex
 
 
 class ElasticsearchCatalogIndex(EngineCatalogIndex):
@@ -17,8 +17,11 @@ class ElasticsearchCatalogIndex(EngineCatalogIndex):
     def _search(self, body: dict) -> dict:
         return self.client.search(index=self.alias, body=body).body
 
-    def _create_index(self, name: str) -> None:
-        self.client.indices.create(index=name, settings=INDEX_SETTINGS, mappings=MAPPINGS)
+    def _create_index(self, name: str, settings: dict, mappings: dict) -> None:
+        self.client.indices.create(index=name, settings=settings, mappings=mappings)
+
+    def _analyze(self, analyzer: str, text: str) -> dict:
+        return self.client.indices.analyze(analyzer=analyzer, text=text).body
 
     def _bulk(self, actions: Iterator[dict], refresh: bool | str) -> list[dict]:
         _done, errors = helpers.bulk(

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from opensearchpy import OpenSearch, helpers
 
-from catalog.search.engines import BULK_CHUNK, INDEX_SETTINGS, MAPPINGS, EngineCatalogIndex
+from catalog.search.engines import BULK_CHUNK, EngineCatalogIndex
 
 
 class OpenSearchCatalogIndex(EngineCatalogIndex):
@@ -17,10 +17,11 @@ class OpenSearchCatalogIndex(EngineCatalogIndex):
     def _search(self, body: dict) -> dict:
         return self.client.search(index=self.alias, body=body)
 
-    def _create_index(self, name: str) -> None:
-        self.client.indices.create(
-            index=name, body={"settings": INDEX_SETTINGS, "mappings": MAPPINGS}
-        )
+    def _create_index(self, name: str, settings: dict, mappings: dict) -> None:
+        self.client.indices.create(index=name, body={"settings": settings, "mappings": mappings})
+
+    def _analyze(self, analyzer: str, text: str) -> dict:
+        return self.client.indices.analyze(body={"analyzer": analyzer, "text": text})
 
     def _bulk(self, actions: Iterator[dict], refresh: bool | str) -> list[dict]:
         _done, errors = helpers.bulk(

@@ -164,9 +164,19 @@ def test_labels_filter_hits_totals_and_facets(loaded):
     assert public.total == 3
     assert dict(public.facets["department"]) == {"edu": 1, "health": 1, "transport": 1}
 
-    owner = search(loaded, labels=frozenset({"public", "dept:edu"}), facets=("department",))
+    owner = search(loaded, labels=frozenset({"public", "gov", "dept:edu"}), facets=("department",))
     assert owner.total == 4
     assert dict(owner.facets["department"])["edu"] == 2
+
+    # A member of another department: what every department sees, not edu's own.
+    other = search(
+        loaded, labels=frozenset({"public", "gov", "dept:health"}), facets=("department",)
+    )
+    assert sorted(ids(other)) == ["bus", "insurance", "schools"]
+    assert other.total == 3
+    assert dict(other.facets["department"]) == {"edu": 1, "health": 1, "transport": 1}
+    assert search(loaded, ["教师"], labels=frozenset({"public", "gov", "dept:health"})).total == 0
+    assert search(loaded, ["教师"], labels=frozenset({"public", "dept:edu"})).total == 1
     assert search(loaded, labels=None).total == 4
     assert search(loaded, labels=frozenset()).total == 0
 
@@ -238,3 +248,14 @@ def test_the_exact_title_wins_and_suggestions_are_bare_titles(loaded):
     )
     assert ids(search(loaded, ["学校名录"]))[0] == "exact"
     assert "学校名录" in loaded.suggest("学校名", frozenset({"public"}), 5)
+
+
+def test_engines_cut_titles_into_words_where_they_have_smartcn(index):
+    if isinstance(index, SqliteCatalogIndex):
+        pytest.skip("SQLite FTS5 has trigrams only; smartcn is an engine analyzer")
+    mapping = next(iter(index.client.indices.get_mapping(index=index.alias).values()))
+    title = mapping["mappings"]["properties"]["title"]
+    assert ("words" in title.get("fields", {})) == index._has_smartcn()
+    index.upsert([document("a", "禅城区教育局学校名录"), document("b", "区教育学校局名录")])
+    # Both hold the characters; only the first holds the word 教育局 as a word.
+    assert ids(search(index, ["教育局"]))[0] == "a"
