@@ -413,10 +413,10 @@ def _verdict(gross: float | None, net: float | None) -> str:
     return "below target"
 
 
-def load_both(workspace: Workspace, backend: str, rows: int, notes: list[str]):
-    """(store result or None, raw result) for the backend. Raw first: the store's load,
-    kept for the other benchmarks, would otherwise still be merging or checkpointing in
-    the background while raw ran."""
+def load_both(workspace: Workspace, backend: str, rows: int, notes: list[str], store: bool = True):
+    """(store result or None, raw result) for the backend; with store False, raw only.
+    Raw first: the store's load, kept for the other benchmarks, would otherwise still be
+    merging or checkpointing in the background while raw ran."""
     has_store = not (backend == "opensearch" and (reason := opensearch_store_reason()))
     if not has_store:
         notes.append(f"opensearch store: skipped, {reason}; raw bulk only, plain mapping")
@@ -439,11 +439,10 @@ def load_both(workspace: Workspace, backend: str, rows: int, notes: list[str]):
             workspace.drop_postgres_schema(schema)
     else:
         raw = raw_opensearch(workspace.scratch_name("raw", "-"), rows, template)
-    store = None
-    if has_store:
-        say(f"{backend}: RecordStore.create + append of the same {rows:,} records")
-        store = store_load(workspace, backend, rows)
-    return store, raw
+    if not (store and has_store):
+        return None, raw
+    say(f"{backend}: RecordStore.create + append of the same {rows:,} records")
+    return store_load(workspace, backend, rows), raw
 
 
 def opensearch_store_template(workspace: Workspace, rows: int) -> dict | None:

@@ -18,7 +18,7 @@ import time
 from bench.backends import Workspace
 from bench.common import machine_note, say
 
-BENCHMARKS = ("index_records", "query_latency", "export_records")
+BENCHMARKS = ("index_records", "query_latency", "export_records", "ingest_csv")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         "index_records": sizes,
         "query_latency": sizes + (["--datasets", str(args.datasets)] if args.datasets else []),
         "export_records": sizes,
+        "ingest_csv": sizes[:2],
     }
     print(f"# bench.run_all{' --small' if args.small else ''}: {machine_note()}", flush=True)
     data_dir = tempfile.mkdtemp(prefix="opendata-bench-")
