@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         "index_records": sizes,
         "query_latency": sizes + (["--datasets", str(args.datasets)] if args.datasets else []),
         "export_records": sizes,
-        "ingest_csv": sizes[:2],
+        "ingest_csv": ["--rows", str(args.rows)] if args.rows else [],
     }
     print(f"# bench.run_all{' --small' if args.small else ''}: {machine_note()}", flush=True)
     data_dir = tempfile.mkdtemp(prefix="opendata-bench-")
