@@ -35,6 +35,9 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.teardown_appcontext(close_db)
 
     api.init_app(app)
+    from api.ckan.resources import blp as ckan_action_blp
+
+    app.register_blueprint(ckan_action_blp)
     from portal import indexing, views
 
     indexing.init_app(app)
