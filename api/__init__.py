@@ -78,11 +78,19 @@ def init_app(app: Flask) -> Api:
 
     from api.datasets.resources import blp as datasets_blp
     from api.departments.resources import blp as departments_blp
+    from api.harvest.resources import blp as harvest_blp
     from api.records.resources import blp as records_blp
     from api.resources.resources import blp as resources_blp
     from api.vocabularies.resources import blp as vocabularies_blp
 
-    blueprints = (departments_blp, datasets_blp, resources_blp, records_blp, vocabularies_blp)
+    blueprints = (
+        departments_blp,
+        datasets_blp,
+        resources_blp,
+        records_blp,
+        vocabularies_blp,
+        harvest_blp,
+    )
     for blueprint in blueprints:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + blueprint.url_prefix)
     return api

@@ -195,6 +195,40 @@ def can_manage_catalog(actor: Actor) -> bool:
     return actor.sysadmin and "write" in actor.scopes
 
 
+def can_view_harvests(actor: Actor, department_id: str) -> bool:
+    """See a department's harvest sources and job reports: its members and sysadmins."""
+    return actor.sysadmin or actor.role_in(department_id) is not None
+
+
+def can_manage_harvests(actor: Actor, department_id: str) -> bool:
+    """Add, change and switch off a department's harvest sources, run and cancel their jobs:
+    its stewards (editors and admins) and sysadmins, with a write token."""
+    if "write" not in actor.scopes:
+        return False
+    return actor.sysadmin or actor.role_in(department_id) in EDITING_ROLES
+
+
+def require_harvests(
+    actor: Actor, department_id: str, *, manage: bool = False, thing: str = "Harvest source"
+) -> None:
+    """Raise NotFound to those who may not see the department's harvest sources or jobs
+    (they stay hidden, as hidden datasets do), and Forbidden to members who may read but
+    not manage them."""
+    if not can_view_harvests(actor, department_id):
+        raise NotFound(f"{thing} not found.")
+    if manage and not can_manage_harvests(actor, department_id):
+        if "write" not in actor.scopes:
+            raise Forbidden("This token may only read; use a token with the write scope.")
+        raise Forbidden("Only editors and admins of the department manage its harvest sources.")
+
+
+def harvest_clause(actor: Actor, department_column) -> ColumnElement[bool]:
+    """SQL form of ``can_view_harvests`` for filtering sources and jobs inside a query."""
+    if actor.sysadmin:
+        return true()
+    return department_column.in_(sorted(actor.roles))
+
+
 def visible_clause(actor: Actor, dataset_table) -> ColumnElement[bool]:
     """SQL form of ``can(actor, Action.VIEW, dataset)`` for filtering inside a query."""
     return _clause(actor, dataset_table, METADATA_OPEN, METADATA_SHARED)

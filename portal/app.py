@@ -7,6 +7,7 @@ from flask import Flask
 import api
 from api.context import close_db
 from catalog.backends import Backends
+from harvesters import tasks as harvest_tasks
 from portal.settings import Settings
 
 STATIC_FOLDER = Path(__file__).resolve().parent.parent / "static"
@@ -41,5 +42,6 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     from portal import indexing, views
 
     indexing.init_app(app)
+    harvest_tasks.init_app(app)
     views.init_app(app)
     return app

@@ -92,6 +92,27 @@ def demo(context: Context) -> None:
         click.echo(f"Indexed {indexed} changes for search.")
 
 
+def _log_to_console() -> None:
+    """Warnings of every library, and what the harvesters do, on the console."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("harvesters").setLevel(logging.INFO)
+
+
+def _stop_queue_worker(queue_worker) -> None:
+    if not queue_worker.stop():
+        click.echo(
+            "A harvest was still running; its job is resumed by a worker once its lease lapses."
+        )
+
+
+def _interrupt(_signal_number, _frame) -> None:
+    raise KeyboardInterrupt
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, envvar="PORT", type=int)
@@ -99,13 +120,26 @@ def demo(context: Context) -> None:
 @click.option("--debug", is_flag=True, help="Flask's reloading development server instead.")
 @pass_context
 def serve(context: Context, host: str, port: int, threads: int, debug: bool) -> None:
-    """Serve the portal (waitress, a production WSGI server)."""
+    """Serve the portal (waitress, a production WSGI server). With OPENDATA_EMBEDDED_WORKER
+    on (the default) it also runs the job worker, so harvests run with no second command."""
+    import signal
+
+    from harvesters.tasks import QueueWorker
     from portal.app import create_app
     from portal.indexing import OutboxDrainer
 
+    _log_to_console()
     app = create_app(context.settings, context.backends)
     drainer = OutboxDrainer(context.backends)
+    queue_worker = None
+    if context.settings.embedded_worker:
+        queue_worker = QueueWorker(app.extensions["opendata.jobs"])
+    # SIGTERM stops the server the way Ctrl-C does, so both end the worker cleanly.
+    signal.signal(signal.SIGTERM, _interrupt)
     drainer.start()
+    if queue_worker is not None:
+        queue_worker.start()
+        click.echo("Job worker running beside the web server.")
     try:
         if debug:
             app.run(host=host, port=port, debug=True, use_reloader=False)
@@ -116,27 +150,47 @@ def serve(context: Context, host: str, port: int, threads: int, debug: bool) -> 
         waitress_serve(app, host=host, port=port, threads=threads, ident="opendata")
     finally:
         drainer.stop()
+        if queue_worker is not None:
+            _stop_queue_worker(queue_worker)
+        click.echo("Stopped.")
 
 
 @main.command()
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between rounds.")
+@click.option(
+    "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Job threads."
+)
 @pass_context
-def worker(context: Context, interval: float) -> None:
-    """Run the background work: index catalog changes from the outbox. `opendata serve`
-    runs one beside the web server; run this where the web tier has several processes."""
+def worker(context: Context, interval: float, workers: int) -> None:
+    """Run the background work: harvest jobs and their schedules from the job queue, and
+    indexing of catalog changes from the outbox. `opendata serve` runs one beside the web
+    server; run this where the web tier has several processes, or on other machines."""
     import signal
+    import threading
 
+    from harvesters.tasks import JobQueue, QueueWorker
     from portal.indexing import OutboxDrainer
 
+    _log_to_console()
     drainer = OutboxDrainer(context.backends, interval=interval)
-    signal.signal(signal.SIGTERM, lambda *_: drainer.stop())
-    click.echo(f"Worker running: indexing catalog changes every {interval:g} s.")
+    queue = JobQueue.from_settings(context.settings, context.backends)
+    queue_worker = QueueWorker(queue, workers=workers)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    queue_shown = dict(context.settings.describe())["queue_url"]  # without its password
+    click.echo(
+        f"Worker running: {workers} job threads on {queue_shown}; indexing catalog changes "
+        f"every {interval:g} s."
+    )
     drainer.start()
+    queue_worker.start()
     try:
-        while drainer.is_alive():
-            drainer.join(timeout=1.0)
+        while not stopping.wait(1.0) and drainer.is_alive():
+            pass
     except KeyboardInterrupt:
-        drainer.stop()
+        pass
+    drainer.stop()
+    _stop_queue_worker(queue_worker)
     click.echo("Worker stopped.")
 
 
@@ -315,3 +369,10 @@ def _run(service, *args, **kwargs):
             for field, messages in getattr(error, "fields", {}).items()
         )
         raise click.ClickException(f"{error.message} {details}".strip()) from error
+
+
+# Commands that live in modules of their own, to keep this one short; they build on the
+# helpers above, so they are imported after them.
+from portal.cli_harvest import harvest  # noqa: E402
+
+main.add_command(harvest)
