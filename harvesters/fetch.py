@@ -32,7 +32,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from harvesters.interfaces import FetchedDocument, FetchedStream, FetchError
+from harvesters.interfaces import FetchedDocument, FetchedStream, FetchError, FileTooLarge
 
 USER_AGENT = "opendata-portal-harvester/1.0"
 MAX_REDIRECTS = 5
@@ -425,12 +425,12 @@ class HttpFetcher:
 def _check_length(url: str, response: httpx.Response, limit: int) -> None:
     stated = response.headers.get("content-length", "")
     if stated.isdigit() and int(stated) > limit:
-        raise FetchError(f"{url} is {int(stated)} bytes, over the limit of {limit} bytes")
+        raise FileTooLarge(f"{url} is {int(stated)} bytes, over the limit of {limit} bytes")
 
 
 def _check_size(url: str, decoded: int, raw: int, limit: int, compressed: bool) -> None:
     if decoded > limit:
-        raise FetchError(f"{url} is larger than the limit of {limit} bytes")
+        raise FileTooLarge(f"{url} is larger than the limit of {limit} bytes")
     if compressed and decoded > RATIO_FLOOR_BYTES and decoded > raw * MAX_COMPRESSION_RATIO:
         raise FetchError(
             f"{url} expands more than {MAX_COMPRESSION_RATIO} times when decompressed; "

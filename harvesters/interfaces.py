@@ -30,6 +30,10 @@ class FetchError(HarvestSourceError):
     """An HTTP fetch failed: refused address, timeout, too large, bad status, bad redirect."""
 
 
+class FileTooLarge(FetchError):
+    """The body is larger than the fetcher's limit (stated or counted, decompressed)."""
+
+
 @dataclass(frozen=True)
 class FetchedDocument:
     """A whole response body, for metadata documents (bounded by the fetcher's limit)."""

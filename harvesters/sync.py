@@ -39,10 +39,7 @@ from catalog.models import (
 )
 from catalog.policy import Action, Actor, can, can_create_dataset
 from catalog.services.audit import dataset_snapshot, record_dataset_change
-
-# datasets._apply checks and sets a dataset's values without committing, which one
-# object's single transaction needs (create_dataset and update_dataset commit).
-from catalog.services.datasets import _apply as apply_dataset_values
+from catalog.services.datasets import apply_values as apply_dataset_values
 from catalog.services.datasets import dataset_load_options
 from catalog.vocab import DatasetState, Role
 from harvesters.interfaces import Fetcher, HarvestSourceError, RemoteDataset

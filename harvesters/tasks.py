@@ -43,6 +43,7 @@ from catalog.services import harvest as harvest_service
 from harvesters.fetch import HttpFetcher
 from harvesters.interfaces import FetchedDocument, FetchError
 from harvesters.runner import run_job
+from harvesters.sources.access import configure_folder_roots
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,9 @@ class JobQueue:
 
     @classmethod
     def from_settings(cls, settings, backends: Backends | None = None) -> "JobQueue":
+        # Every process that harvests or checks a source builds its queue here, so this is
+        # where the folders a folder source may read are set (none unless configured).
+        configure_folder_roots(settings.harvest_folder_roots)
         return cls(huey_from_settings(settings), settings, backends)
 
     @property

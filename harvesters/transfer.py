@@ -4,7 +4,6 @@ ingestion both read it from disk and memory stays flat whatever its size."""
 
 import hashlib
 import mimetypes
-import re
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -13,15 +12,12 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from catalog.interfaces import RecordField, RecordStore
-from harvesters.interfaces import Fetcher, FetchError, HarvestSourceError, RemoteResource
+from harvesters.interfaces import Fetcher, FileTooLarge, HarvestSourceError, RemoteResource
 from harvesters.tabular import IngestReport, TabularError, infer_schema, ingest
 
 CHUNK_BYTES = 1024 * 1024
 TABULAR_FORMATS = frozenset({"CSV", "XLSX", "JSON", "GEOJSON"})
 TABULAR_SUFFIXES = frozenset({".csv", ".xlsx", ".json", ".geojson"})
-# The fetcher refuses a body past the same size limit with a FetchError; these are its
-# words for that case (harvesters.fetch), which the sync turns into a link, not a failure.
-_SIZE_REFUSAL = re.compile(r"over the limit of \d+ bytes|larger than the limit of \d+ bytes")
 
 
 @dataclass
@@ -101,10 +97,9 @@ def spool(
                 raise NotModified(resource.url)
             digest, size = _copy(answer.chunks, target, max_bytes)
             headers = answer.headers
-    except FetchError as error:
-        if _SIZE_REFUSAL.search(str(error)):
-            raise TooLarge(str(error)) from None
-        raise
+    except FileTooLarge as error:
+        # Past the same limit the sync keeps a link to the file, not a failure.
+        raise TooLarge(str(error)) from None
     return Spooled(
         target,
         digest,

@@ -141,7 +141,7 @@ def create_dataset(session: Session, actor: Actor, values: DatasetValues) -> Dat
     if not can_create_dataset(actor, department.id):
         raise Forbidden("Only editors and admins of a department may create its datasets.")
     dataset = Dataset()
-    _apply(session, dataset, given)
+    apply_values(session, dataset, given)
     dataset.department = department
     session.add(dataset)
     session.flush()
@@ -171,7 +171,7 @@ def update_dataset(
         if not can_create_dataset(actor, department.id):
             raise Forbidden("You may not move datasets into that department.")
         dataset.department = department
-    _apply(session, dataset, given)
+    apply_values(session, dataset, given)
     after = dataset_snapshot(dataset)
     if after == before:
         return dataset
@@ -217,8 +217,9 @@ def _department(session: Session, slug: str) -> Department:
     return department
 
 
-def _apply(session: Session, dataset: Dataset, given: dict[str, Any]) -> None:
-    """Validate the given values against the catalog and set them; raise with every error."""
+def apply_values(session: Session, dataset: Dataset, given: dict[str, Any]) -> None:
+    """Validate the given values against the catalog and set them; raise with every error.
+    Commits nothing, so a caller may make it part of a larger transaction (a harvest)."""
     with session.no_autoflush:
         _validate(session, dataset, given)
     for name in PLAIN_COLUMNS & given.keys():
