@@ -12,6 +12,7 @@ from catalog.policy import Actor
 from catalog.services import users
 from catalog.services.departments import ensure_licenses
 from catalog.vocab import Role, TokenScope
+from harvesters.sources.access import configure_folder_roots
 from portal.indexing import drain
 from portal.settings import DECLARED, Settings, SettingsError
 
@@ -33,6 +34,8 @@ class Context:
                 self._settings = Settings.load()
             except SettingsError as error:
                 raise click.ClickException(f"bad setting: {error}") from error
+            # Any command may check or run a folder harvest source.
+            configure_folder_roots(self._settings.harvest_folder_roots)
         return self._settings
 
     @property

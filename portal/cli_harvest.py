@@ -67,10 +67,8 @@ def harvest_add(
 ):
     """Add a harvest source to a department; its URL and options are checked first."""
     from catalog.services.harvest import SourceValues, create_source
-    from harvesters.sources.access import configure_folder_roots
     from harvesters.specs import check_spec
 
-    configure_folder_roots(context.settings.harvest_folder_roots)
     values = SourceValues(
         name=name.strip() or _default_name(kind, url),
         kind=kind,
