@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO, Protocol
 
 
@@ -13,14 +14,52 @@ class StoredObject:
     content_type: str
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a store says of one object without reading it."""
+
+    key: str
+    size: int
+    # The type given at put where the backend keeps it (S3); the local folder keeps bytes
+    # only, so there it is guessed from the key's extension. The catalog keeps the type
+    # given at upload itself, on the resource.
+    content_type: str
+    # The backend's own tag (S3's ETag, a file's modification time and size): it changes
+    # when the object does. Not the sha256, which the catalog keeps.
+    etag: str
+    last_modified: datetime  # aware, UTC
+
+
 class ObjectStore(Protocol):
     """Where resource files live: a local folder by default, S3 at scale."""
 
     def put(self, key: str, stream: BinaryIO, content_type: str) -> StoredObject:
         """Store the stream's bytes under key, reading it in chunks; all or nothing."""
 
-    def open(self, key: str) -> Iterator[bytes]:
-        """The object's bytes in chunks; raises KeyError if there is no such object."""
+    def open(self, key: str, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
+        """The object's bytes from ``start`` up to, not including, ``end`` (half-open, as a
+        Python slice: ``open(key, 0, 10)`` is the first ten bytes; HTTP's inclusive
+        ``bytes=0-9``), in chunks of at most a mebibyte. None is the object's start or end;
+        a range reaching past the end stops there, and one starting at or past it is empty.
+
+        Raises KeyError, before the first chunk, if there is no such object, and ValueError
+        for a negative offset or an end before the start."""
+
+    def stat(self, key: str) -> ObjectInfo:
+        """The object's size, type, tag and time; raises KeyError if there is no such object."""
+
+    def presigned_url(
+        self,
+        key: str,
+        expires_seconds: int,
+        file_name: str | None = None,
+        content_type: str | None = None,
+    ) -> str | None:
+        """A URL that lets whoever holds it GET the object, straight from the store, for
+        ``expires_seconds``; sent as an attachment named ``file_name`` (any script, RFC 6266
+        and 5987) and typed ``content_type`` when given. None where the backend has no such
+        URLs (the local folder): serve the bytes through the portal instead. It does not
+        check that the object exists."""
 
     def exists(self, key: str) -> bool: ...
 

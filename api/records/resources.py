@@ -4,7 +4,7 @@ from flask.views import MethodView
 from api import Blueprint
 from api.context import backends, current_actor, db
 from api.http import content_disposition
-from api.records.encoding import json_row, json_value, stream_csv, stream_json_lines
+from api.records.encoding import json_row, json_value
 from api.records.schemas import (
     RecordCountArgsSchema,
     RecordCountSchema,
@@ -14,6 +14,7 @@ from api.records.schemas import (
     parse_filters,
     parse_sort,
 )
+from catalog.exports import FORMATS, ExportOptions, export_body
 from catalog.interfaces import RecordQuery
 from catalog.services.records import count_records_by, export_records, query_records
 
@@ -90,19 +91,43 @@ class RecordCounts(MethodView):
 @blp.route("/<slug>/resources/<resource_id>/records/export")
 class RecordExport(MethodView):
     @blp.arguments(RecordExportArgsSchema, location="query")
-    @blp.doc(responses={200: {"description": "The matching records, streamed."}})
+    @blp.doc(
+        responses={
+            200: {"description": "The matching records, streamed, as an attachment."},
+            403: {"description": "Conditional data: apply to the department for access."},
+            404: {"description": "No such dataset or resource, or hidden from the caller."},
+            422: {"description": "A bad query, or a format these records cannot take."},
+        }
+    )
     def get(self, args, slug: str, resource_id: str):
-        """Export every matching record as CSV (UTF-8, optionally with a BOM for Excel) or
-        JSON Lines, streamed with flat memory."""
+        """Export every matching record (the filters, text and sort of the query endpoint)
+        as CSV in UTF-8 (`bom=true` adds a byte-order mark for Excel), JSON Lines, XLSX or
+        GeoJSON (points from the first geo point field; 422 for records without one).
+
+        Streamed with flat memory; an XLSX file is written to disk first and then sent.
+        Sensitive fields are masked for all but the owning department; text that a
+        spreadsheet would run as a formula is made inert in CSV and XLSX. Every export is
+        counted as a download of the resource and audited."""
+        export_format = args["format"]
         view, rows = export_records(
-            db(), backends().record_store, current_actor(), slug, resource_id, _query(args)
+            db(),
+            backends().record_store,
+            current_actor(),
+            slug,
+            resource_id,
+            _query(args),
+            export_format=export_format,
         )
-        if args["format"] == "csv":
-            body = stream_csv(view.fields, rows, args["header"] == "title", args["bom"])
-            mimetype, extension = "text/csv; charset=utf-8", "csv"
-        else:
-            body = stream_json_lines(rows)
-            mimetype, extension = "application/x-ndjson", "jsonl"
-        response = Response(stream_with_context(body), mimetype=mimetype)
-        response.headers["Content-Disposition"] = content_disposition(view.resource.name, extension)
+        options = ExportOptions(use_titles=args["header"] == "title", excel_bom=args["bom"])
+        body = export_body(
+            export_format, view.fields, view.masked, rows, options, view.resource.name
+        )
+        chosen = FORMATS[export_format]
+        response = Response(stream_with_context(body.chunks), content_type=chosen.media_type)
+        if body.size is not None:
+            response.headers["Content-Length"] = str(body.size)
+        response.headers["Content-Disposition"] = content_disposition(
+            view.resource.name, chosen.extension
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
         return response

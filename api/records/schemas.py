@@ -2,6 +2,7 @@ import json
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from catalog.exports import FORMATS
 from catalog.interfaces import RecordFilter
 from catalog.records import MAX_GROUPS, MAX_LIMIT
 
@@ -79,14 +80,22 @@ class RecordCountArgsSchema(RecordArgsSchema):
 
 
 class RecordExportArgsSchema(RecordArgsSchema):
-    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "jsonl"]))
+    format = fields.String(
+        load_default="csv",
+        validate=validate.OneOf(list(FORMATS)),
+        metadata={
+            "description": "csv (UTF-8), jsonl (JSON Lines), xlsx, or geojson (for records "
+            "with a geo point field)."
+        },
+    )
     bom = fields.Boolean(
-        load_default=False, metadata={"description": "CSV with a byte-order mark, for Excel."}
+        load_default=False,
+        metadata={"description": "CSV with a byte-order mark, so that Excel reads it as UTF-8."},
     )
     header = fields.String(
         load_default="title",
         validate=validate.OneOf(["title", "name"]),
-        metadata={"description": "CSV header: Chinese titles or field names."},
+        metadata={"description": "CSV and XLSX header: Chinese titles or field names."},
     )
 
 

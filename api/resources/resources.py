@@ -1,37 +1,62 @@
-from flask import Response, redirect, stream_with_context, url_for
+from flask import Response, redirect, request, url_for
 from flask.views import MethodView
+from werkzeug.http import http_date, quote_etag
 
 from api import Blueprint
 from api.context import backends, current_actor, db
-from api.http import content_disposition
-from catalog.services.resources import open_resource
+from api.errors import problem
+from api.http import RangeNotSatisfiable, not_modified, requested_range
+from api.resources.schemas import DownloadArgsSchema, ResourceVersionSchema
+from catalog.errors import Forbidden
+from catalog.services.downloads import (
+    MASKED_ONLY,
+    ResourceFile,
+    open_resource_file,
+    presigned_resource_file,
+    resource_file,
+    resource_versions,
+)
+from catalog.storage.disposition import attachment
 
 blp = Blueprint(
     "resources", __name__, url_prefix="/datasets", description="Resource files of datasets"
 )
 
-EXTENSION_OF_FORMAT = {"CSV": "csv", "XLSX": "xlsx", "GEOJSON": "geojson", "JSON": "json"}
+# Long enough to start a download, short enough that a shared link soon stops working.
+PRESIGNED_SECONDS = 300
+
+DOWNLOAD_RESPONSES = {
+    200: {"description": "The file, streamed."},
+    206: {"description": "The one byte range asked for (Range), with Content-Range."},
+    302: {"description": "With redirect=true on S3: a short-lived link to the store."},
+    304: {"description": "The caller's copy is current (If-None-Match, If-Modified-Since)."},
+    403: {"description": "Conditional data: apply to the department for access."},
+    404: {"description": "No such dataset, resource or version, or hidden from the caller."},
+    416: {"description": "The range starts past the end of the file."},
+}
 
 
 @blp.route("/<slug>/resources/<resource_id>/download")
 class ResourceDownload(MethodView):
+    @blp.arguments(DownloadArgsSchema, location="query")
     @blp.doc(
-        responses={
-            200: {"description": "The file, streamed."},
-            303: {"description": "Sensitive fields: see the masked CSV export instead."},
-            403: {"description": "Conditional data: apply to the department for access."},
-            404: {"description": "No such dataset or resource, or hidden from the caller."},
-        }
+        responses=DOWNLOAD_RESPONSES
+        | {303: {"description": "Sensitive fields: see the masked CSV export instead."}}
     )
-    def get(self, slug: str, resource_id: str):
+    def get(self, args, slug: str, resource_id: str):
         """Download a resource's file. Open data needs no token.
+
+        Streams the current version with its size, ETag (the file's sha256),
+        Last-Modified and Content-Disposition (the Chinese name kept, RFC 6266/5987);
+        answers HEAD, conditional requests (304) and single byte ranges (206; several
+        ranges get the whole file; If-Range honoured). A download counts once per request
+        that starts at byte 0, and every request sent bytes is audited.
 
         A file with sensitive fields reaches those outside the owning department only as
         its records with those fields masked: they are sent on to the CSV export.
         """
-        download = open_resource(db(), current_actor(), backends().object_store, slug, resource_id)
-        resource = download.resource
-        if download.chunks is None:
+        file = resource_file(db(), current_actor(), slug, resource_id)
+        if file.masked_only:
             return redirect(
                 url_for(
                     "records.RecordExport",
@@ -42,15 +67,87 @@ class ResourceDownload(MethodView):
                 ),
                 code=303,
             )
-        extension = EXTENSION_OF_FORMAT.get(resource.format.upper(), "")
-        response = Response(
-            stream_with_context(download.chunks),
-            mimetype=resource.media_type or "application/octet-stream",
-        )
-        response.headers["Content-Disposition"] = content_disposition(resource.name, extension)
-        if resource.size is not None:
-            response.headers["Content-Length"] = str(resource.size)
-        if resource.sha256:
-            response.set_etag(resource.sha256)
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        return _serve(file, args["redirect"])
+
+
+@blp.route("/<slug>/resources/<resource_id>/versions")
+class ResourceVersions(MethodView):
+    @blp.response(200, ResourceVersionSchema(many=True))
+    def get(self, slug: str, resource_id: str):
+        """The stored versions of a resource's file, newest first.
+
+        Replacing a file keeps the earlier versions, each downloadable at its own address
+        by those who may fetch the dataset's data (as the current file is)."""
+        resource, versions = resource_versions(db(), current_actor(), slug, resource_id)
+        return [
+            {
+                "version": v.version,
+                "current": v.version == resource.version,
+                "size": v.size,
+                "sha256": v.sha256,
+                "media_type": v.media_type or resource.media_type,
+                "created_at": v.created_at,
+                "download_url": url_for(
+                    "resources.ResourceVersionDownload",
+                    slug=slug,
+                    resource_id=resource.id,
+                    version=v.version,
+                ),
+            }
+            for v in versions
+        ]
+
+
+@blp.route("/<slug>/resources/<resource_id>/versions/<int:version>/download")
+class ResourceVersionDownload(MethodView):
+    @blp.arguments(DownloadArgsSchema, location="query")
+    @blp.doc(responses=DOWNLOAD_RESPONSES)
+    def get(self, args, slug: str, resource_id: str, version: int):
+        """Download one stored version of a resource's file, as the current one downloads.
+
+        A file with sensitive fields is refused (403) to those outside the owning
+        department: its masked records exist only for the current version."""
+        file = resource_file(db(), current_actor(), slug, resource_id, version)
+        if file.masked_only:
+            raise Forbidden(MASKED_ONLY)
+        return _serve(file, args["redirect"])
+
+
+def _serve(file: ResourceFile, to_store: bool) -> Response:
+    headers = {
+        "Accept-Ranges": "bytes" if file.size is not None else "none",
+        "Last-Modified": http_date(file.modified_at),
+        "Content-Disposition": attachment(file.file_name),
+        "X-Content-Type-Options": "nosniff",
+        # A replaced file keeps its address: caches must ask again, which costs a 304.
+        "Cache-Control": "no-cache",
+    }
+    if file.sha256:
+        headers["ETag"] = quote_etag(file.sha256)
+    if not_modified(request, file.sha256, file.modified_at):
+        return Response(status=304, headers=headers)
+    try:
+        byte_range = requested_range(request, file.sha256, file.modified_at, file.size)
+    except RangeNotSatisfiable:
+        response = problem(416, f"The range starts past the end of the file ({file.size} bytes).")
+        response.headers["Content-Range"] = f"bytes */{file.size}"
         return response
+    start, end = byte_range or (None, None)
+    status, length = 200, file.size
+    if byte_range is not None:
+        status, length = 206, end - start
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{file.size}"
+    if length is not None:
+        headers["Content-Length"] = str(length)
+    if request.method == "HEAD":
+        return Response(status=status, headers=headers, content_type=file.media_type)
+    session, actor, store = db(), current_actor(), backends().object_store
+    if to_store:
+        url = presigned_resource_file(session, actor, store, file, PRESIGNED_SECONDS, start)
+        if url is not None:
+            response = redirect(url, code=302)
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    chunks = open_resource_file(session, actor, store, file, start, end)
+    # content_type, not mimetype: a GBK file must not be labelled charset=utf-8.
+    return Response(chunks, status=status, headers=headers, content_type=file.media_type)

@@ -1,6 +1,9 @@
 """The search document of a dataset: what the engines index, with the policy's labels."""
 
-from catalog.models import Dataset
+from sqlalchemy import func, select
+from sqlalchemy.orm import object_session
+
+from catalog.models import Dataset, DownloadCount, Resource
 from catalog.policy import data_labels, metadata_labels
 
 # Fields holding the text a search matches, by weight: the title first, then the words that
@@ -9,7 +12,23 @@ KEYWORD_FIELDS = ("title_en", "tags", "department_name", "theme_names", "resourc
 BODY_FIELDS = ("description", "resource_names", "field_titles")
 
 
-def dataset_document(dataset: Dataset, downloads: int = 0) -> dict:
+def dataset_downloads(dataset: Dataset) -> int:
+    """Downloads of all the dataset's resources, every day together, read through the
+    dataset's session (an indexed sum over its resources' daily counts); 0 outside one."""
+    session = object_session(dataset)
+    if session is None:
+        return 0
+    total = session.scalar(
+        select(func.coalesce(func.sum(DownloadCount.count), 0))
+        .join(Resource, Resource.id == DownloadCount.resource_id)
+        .where(Resource.dataset_id == dataset.id)
+    )
+    return int(total)
+
+
+def dataset_document(dataset: Dataset, downloads: int | None = None) -> dict:
+    """The dataset's search document; ``downloads`` None reads its total from the catalog
+    (catalog.services.downloads says when a download asks for the document again)."""
     return {
         "id": dataset.id,
         "slug": dataset.slug,
@@ -34,7 +53,7 @@ def dataset_document(dataset: Dataset, downloads: int = 0) -> dict:
         ),
         "modified_at": dataset.modified_at.isoformat(),
         "release_date": dataset.release_date.isoformat() if dataset.release_date else None,
-        "downloads": downloads,
+        "downloads": dataset_downloads(dataset) if downloads is None else downloads,
         "revision": dataset.revision,
         "labels": sorted(metadata_labels(dataset)),
         "data_labels": sorted(data_labels(dataset)),

@@ -5,18 +5,31 @@ masked to all but the owning department, and such callers may neither filter, so
 group nor search on them (each would reveal the values).
 """
 
+import io
+import json
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from sqlalchemy.orm import Session
 
 from catalog.errors import InvalidInput, NotFound
-from catalog.interfaces import RecordField, RecordPage, RecordQuery, RecordStore
+from catalog.exports import FORMATS, ExportOptions, check_exportable, export_body
+from catalog.interfaces import (
+    ObjectStore,
+    RecordField,
+    RecordPage,
+    RecordQuery,
+    RecordStore,
+    StoredObject,
+)
 from catalog.masking import mask_row
-from catalog.models import Dataset, Resource
+from catalog.models import Dataset, Resource, utcnow
 from catalog.policy import Action, Actor, can, require
 from catalog.records import MAX_GROUPS, MAX_LIMIT
+from catalog.services.audit import record_event
 from catalog.services.datasets import get_dataset_resource
+from catalog.services.downloads import count_download
 
 
 @dataclass(frozen=True)
@@ -114,14 +127,116 @@ def export_records(
     dataset_slug: str,
     resource_id: str,
     query: RecordQuery,
+    *,
+    export_format: str,
 ) -> tuple[RecordsView, Iterator[dict]]:
-    """Every matching row, masked as the caller must see it, streamed."""
+    """Every matching row, masked as the caller must see it, streamed.
+
+    Before the first row, the export is checked (InvalidInput for a format these records
+    cannot take, such as GeoJSON without a location), counted as a download of the
+    resource and audited as ``records.export``, with its format and query."""
     view = open_records(session, store, actor, dataset_slug, resource_id)
+    check_exportable(export_format, view.fields, view.masked)
     try:
         # The store checks the query before the first row, so errors come before streaming.
         rows = store.export(view.resource.id, _guarded(view, query, MAX_LIMIT))
     except ValueError as error:
         raise InvalidInput({"query": [str(error)]}) from error
+    record_event(
+        session,
+        actor,
+        "records.export",
+        "resource",
+        view.resource.id,
+        None,
+        {"dataset": view.dataset.slug, "format": export_format, **_plain_query(query)},
+    )
+    count_download(session, view.resource.id, view.dataset.id)
+    session.commit()
     if view.masked:
         rows = (mask_row(row, view.masked) for row in rows)
     return view, rows
+
+
+def _plain_query(query: RecordQuery) -> dict:
+    """The query as JSON values, for the audit event (dates and decimals as text)."""
+    plain = {
+        "q": query.q,
+        "filters": [asdict(f) for f in query.filters],
+        "sort": [list(order) for order in query.sort],
+    }
+    return json.loads(json.dumps(plain, ensure_ascii=False, default=str))
+
+
+def export_to_store(
+    session: Session,
+    record_store: RecordStore,
+    object_store: ObjectStore,
+    actor: Actor,
+    dataset_slug: str,
+    resource_id: str,
+    query: RecordQuery,
+    *,
+    export_format: str,
+    options: ExportOptions | None = None,
+) -> StoredObject:
+    """Write an export to the object store and return it: how an export too big to stream
+    in one request runs as a job, whose caller then hands out the object's link.
+
+    The policy, the masking, the count and the audit are those of ``export_records`` for
+    the same actor. The object goes under ``exports/<department>/<dataset>/<resource>/``,
+    named by the time and a random part so that exports never replace each other; the
+    bytes stream into the store, never whole in memory."""
+    view, rows = export_records(
+        session,
+        record_store,
+        actor,
+        dataset_slug,
+        resource_id,
+        query,
+        export_format=export_format,
+    )
+    body = export_body(
+        export_format,
+        view.fields,
+        view.masked,
+        rows,
+        options or ExportOptions(),
+        view.resource.name,
+    )
+    chosen = FORMATS[export_format]
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    key = (
+        f"exports/{view.dataset.department.slug}/{view.dataset.slug}/{view.resource.id}/"
+        f"{stamp}-{uuid.uuid4().hex[:12]}.{chosen.extension}"
+    )
+    with ChunkReader(body.chunks) as stream:
+        return object_store.put(key, stream, chosen.media_type)
+
+
+class ChunkReader(io.RawIOBase):
+    """Chunks of bytes read as a binary file, which is what the object store takes."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+        super().close()

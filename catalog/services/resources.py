@@ -8,12 +8,13 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.errors import InvalidInput, NotFound
+from catalog.errors import InvalidInput
 from catalog.interfaces import ObjectStore
 from catalog.models import Dataset, Resource, ResourceVersion, new_id, utcnow
-from catalog.policy import Action, Actor, can, require
+from catalog.policy import Action, Actor, require
 from catalog.services.audit import dataset_snapshot, record_dataset_change
-from catalog.services.datasets import get_dataset, get_dataset_resource
+from catalog.services.datasets import get_dataset
+from catalog.services.downloads import open_resource_file, resource_file
 from catalog.vocab import FieldType
 
 _UNSAFE_IN_NAME = re.compile(r"[^\w.-]+")
@@ -138,17 +139,9 @@ def open_resource(
     session: Session, actor: Actor, object_store: ObjectStore, dataset_slug: str, resource_id: str
 ) -> ResourceDownload:
     """A stored file's bytes, for those who may fetch the dataset's data; for a file with
-    sensitive fields, only the owning department gets the original."""
-    dataset, resource = get_dataset_resource(session, actor, dataset_slug, resource_id)
-    require(actor, Action.READ_DATA, dataset)
-    if resource.storage_key is None:
-        raise NotFound("This resource is a link to an outside address, not a stored file.")
-    if any(f.get("sensitive") for f in resource.fields) and not can(
-        actor, Action.READ_SENSITIVE, dataset
-    ):
-        return ResourceDownload(resource, None)
-    try:
-        chunks = object_store.open(resource.storage_key)
-    except KeyError as error:
-        raise NotFound("The file of this resource is missing from the store.") from error
-    return ResourceDownload(resource, chunks)
+    sensitive fields, only the owning department gets the original. Counted and audited as
+    a download (catalog.services.downloads, which also serves ranges and old versions)."""
+    file = resource_file(session, actor, dataset_slug, resource_id)
+    if file.masked_only:
+        return ResourceDownload(file.resource, None)
+    return ResourceDownload(file.resource, open_resource_file(session, actor, object_store, file))

@@ -5,14 +5,16 @@ writes go to a temporary file that is renamed into place only when complete.
 """
 
 import hashlib
+import mimetypes
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from catalog.interfaces import StoredObject
+from catalog.interfaces import ObjectInfo, StoredObject
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -29,6 +31,15 @@ def check_key(key: str) -> str:
     if "\\" in key or "\x00" in key or any(part in ("", ".", "..") for part in parts):
         raise UnsafeKey(f"unsafe object key {key!r}")
     return key
+
+
+def check_range(start: int | None, end: int | None) -> tuple[int, int | None]:
+    """(start, end) of a half-open byte range as every store takes it: None as the start is
+    0; None as the end is the object's end."""
+    start = 0 if start is None else start
+    if start < 0 or (end is not None and end < start):
+        raise ValueError(f"invalid byte range {start}..{end}")
+    return start, end
 
 
 class LocalObjectStore:
@@ -64,17 +75,55 @@ class LocalObjectStore:
             raise
         return StoredObject(key, size, digest.hexdigest(), content_type)
 
-    def open(self, key: str) -> Iterator[bytes]:
+    def open(self, key: str, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
         path = self._path(key)
-        if not path.is_file():
-            raise KeyError(key)
-        return self._chunks(path)
+        start, end = check_range(start, end)
+        # Opened here, not in the generator, so a missing file raises before the first chunk.
+        try:
+            source = path.open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
+            raise KeyError(key) from error
+        return self._chunks(source, start, end)
 
     @staticmethod
-    def _chunks(path: Path) -> Iterator[bytes]:
-        with path.open("rb") as source:
-            while chunk := source.read(CHUNK_SIZE):
+    def _chunks(source: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
+        with source:
+            source.seek(start)
+            left = None if end is None else end - start
+            while left is None or left > 0:
+                chunk = source.read(CHUNK_SIZE if left is None else min(CHUNK_SIZE, left))
+                if not chunk:
+                    return
+                if left is not None:
+                    left -= len(chunk)
                 yield chunk
+
+    def stat(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        try:
+            status = path.stat()
+        except (FileNotFoundError, NotADirectoryError) as error:
+            raise KeyError(key) from error
+        if not path.is_file():
+            raise KeyError(key)
+        return ObjectInfo(
+            key=key,
+            size=status.st_size,
+            content_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+            etag=f"{status.st_mtime_ns:x}-{status.st_size:x}",
+            last_modified=datetime.fromtimestamp(status.st_mtime, UTC),
+        )
+
+    def presigned_url(
+        self,
+        key: str,
+        expires_seconds: int,
+        file_name: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        """A folder has no URLs of its own: the portal serves its files."""
+        self._path(key)  # an unsafe key is refused here as on every store
+        return None
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

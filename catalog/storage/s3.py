@@ -17,16 +17,18 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Iterator
+from datetime import UTC
 from typing import BinaryIO
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from catalog.interfaces import StoredObject
-from catalog.storage.local import check_key
+from catalog.interfaces import ObjectInfo, StoredObject
+from catalog.storage.disposition import attachment
+from catalog.storage.local import check_key, check_range
 
 CHUNK_SIZE = 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024
@@ -158,14 +160,41 @@ class S3ObjectStore:
         except (BotoCoreError, ClientError):
             log.warning("could not remove staging object %s", staging, exc_info=True)
 
-    def open(self, key: str) -> Iterator[bytes]:
+    def open(self, key: str, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
+        name = self._name(key)
+        start, end = check_range(start, end)
+        if end == start:
+            # Nothing to read, and S3 has no empty Range: only whether the object is there.
+            if not self.exists(key):
+                raise KeyError(key)
+            return iter(())
+        request = {"Bucket": self.bucket, "Key": name}
+        if start or end is not None:
+            request["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"]
+            body = self.client.get_object(**request)["Body"]
+        except ClientError as error:
+            if _code(error) in MISSING:
+                raise KeyError(key) from error
+            if _code(error) == "InvalidRange":  # the range starts at or past the end
+                return iter(())
+            raise
+        return _chunks(body)
+
+    def stat(self, key: str) -> ObjectInfo:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
         except ClientError as error:
             if _code(error) in MISSING:
                 raise KeyError(key) from error
             raise
-        return _chunks(body)
+        return ObjectInfo(
+            key=key,
+            size=head["ContentLength"],
+            content_type=head.get("ContentType") or "application/octet-stream",
+            etag=head["ETag"].strip('"'),
+            last_modified=head["LastModified"].astimezone(UTC),
+        )
 
     def exists(self, key: str) -> bool:
         try:
@@ -183,18 +212,19 @@ class S3ObjectStore:
     def presigned_url(
         self,
         key: str,
-        expires: int = 300,
-        filename: str | None = None,
+        expires_seconds: int,
+        file_name: str | None = None,
         content_type: str | None = None,
     ) -> str:
-        """A URL that lets anyone holding it GET the object for ``expires`` seconds,
-        served as an attachment named ``filename`` when one is given."""
         params = {"Bucket": self.bucket, "Key": self._name(key)}
-        if filename is not None:
-            params["ResponseContentDisposition"] = content_disposition(filename)
+        if file_name is not None:
+            # S3 sends back what the URL asks for; the header is ASCII (RFC 5987 escapes).
+            params["ResponseContentDisposition"] = attachment(file_name)
         if content_type is not None:
             params["ResponseContentType"] = content_type
-        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+        return self.client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=expires_seconds
+        )
 
     def check(self) -> str:
         where = f"S3 bucket {self.bucket}" + (f" (prefix {self.prefix})" if self.prefix else "")
@@ -214,15 +244,6 @@ class S3ObjectStore:
         except BotoCoreError as error:
             raise S3StoreError(f"{where}: {error}") from error
         return where
-
-
-def content_disposition(filename: str) -> str:
-    """An attachment header any browser reads, for names in any script (RFC 6266)."""
-    # Old clients read only the plain name: printable ASCII, without quotes or backslashes.
-    fallback = "".join(
-        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
-    )
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _code(error: ClientError) -> str:
