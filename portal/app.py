@@ -6,6 +6,7 @@ from flask import Flask
 
 import api
 from api.context import close_db
+from api.dcat.resources import blp as open_metadata
 from catalog.backends import Backends
 from harvesters import tasks as harvest_tasks
 from portal.settings import Settings
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     from api.ckan.resources import blp as ckan_action_blp
 
     app.register_blueprint(ckan_action_blp)
+    app.register_blueprint(open_metadata)
     from portal import indexing, views
 
     indexing.init_app(app)

@@ -1,0 +1,1 @@
+"""Open metadata for other portals: the public catalog as DCAT-AP and as data.json."""
