@@ -8,13 +8,20 @@ from flask_smorest import Blueprint as BaseBlueprint
 from werkzeug.exceptions import HTTPException
 
 from api.errors import catalog_error_response, problem
+from api.guards import refuse_nul_characters
+from api.openapi import ProblemResponses, ProblemSchema
 from catalog.errors import CatalogError
 
 API_PREFIX = "/api/v1"
+API_DOCS_PATH = API_PREFIX + "/docs"
 
 
 class Api(BaseApi):
     """flask-smorest's Api answering every HTTP error in our problem-details shape."""
+
+    # The document declares each operation's errors itself (api.openapi), in that shape.
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
@@ -58,14 +65,19 @@ def init_app(app: Flask) -> Api:
                 "description": (
                     "Catalog of the open data of Chancheng District, Foshan. Anonymous callers "
                     "see open data; departments and stewards authenticate with "
-                    "`Authorization: Bearer <token>` (create one with `opendata token create`)."
+                    "`Authorization: Bearer <token>` (the first with `opendata token create`, "
+                    "more at `/tokens`). Each token, or each address without one, has a "
+                    "rate limit: every answer carries X-RateLimit-Limit, -Remaining and "
+                    "-Reset, and a 429 says when to retry in Retry-After. Web pages of any "
+                    "origin may call the API (CORS), without cookies."
                 )
             },
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
             "security": [{}, {"bearerAuth": []}],
         },
     )
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
+    app.before_request(refuse_nul_characters)
 
     @app.after_request
     def _caller_dependent_caching(response):
@@ -78,9 +90,12 @@ def init_app(app: Flask) -> Api:
 
     from api.datasets.resources import blp as datasets_blp
     from api.departments.resources import blp as departments_blp
+    from api.docs import blp as docs_blp
     from api.harvest.resources import blp as harvest_blp
     from api.records.resources import blp as records_blp
     from api.resources.resources import blp as resources_blp
+    from api.statistics.resources import blp as statistics_blp
+    from api.tokens.resources import blp as tokens_blp
     from api.vocabularies.resources import blp as vocabularies_blp
 
     blueprints = (
@@ -89,8 +104,11 @@ def init_app(app: Flask) -> Api:
         resources_blp,
         records_blp,
         vocabularies_blp,
+        statistics_blp,
+        tokens_blp,
         harvest_blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + blueprint.url_prefix)
+    app.register_blueprint(docs_blp)
     return api

@@ -36,13 +36,22 @@ def current_actor() -> Actor:
     return g.actor
 
 
-def _resolve_actor() -> Actor:
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header; None without the header, and
+    Unauthorized for any other kind of credentials."""
     header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("Use 'Authorization: Bearer <token>'.")
-        return actor_for_token(db(), token.strip())
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Use 'Authorization: Bearer <token>'.")
+    return token.strip()
+
+
+def _resolve_actor() -> Actor:
+    token = bearer_token()
+    if token is not None:
+        return actor_for_token(db(), token)
     # The API is exempt from CSRF tokens, so its writes must not ride on a session cookie
     # that another site could make the browser send: they need a bearer token.
     if request.path.startswith("/api/") and request.method not in SAFE_METHODS:

@@ -5,6 +5,7 @@ from pathlib import Path
 from flask import Flask
 
 import api
+from api import cors, limits
 from api.context import close_db
 from api.dcat.resources import blp as open_metadata
 from catalog.backends import Backends
@@ -36,11 +37,18 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.extensions["opendata"] = backends or Backends.from_settings(settings)
     app.teardown_appcontext(close_db)
 
+    # The limiter first: its check must run before any other hook can answer a request.
+    limits.init_app(
+        app,
+        settings.rate_limit,
+        limits.storage_url_for(settings.rate_limit_storage_url, settings.queue_url),
+    )
     api.init_app(app)
     from api.ckan.resources import blp as ckan_action_blp
 
     app.register_blueprint(ckan_action_blp)
     app.register_blueprint(open_metadata)
+    cors.init_app(app)
     from portal import indexing, views
 
     indexing.init_app(app)

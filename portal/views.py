@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
-from api import API_PREFIX
+from api import API_DOCS_PATH, API_PREFIX
 from api.context import SESSION_USER_KEY, backends, current_actor, db
 from api.errors import STATUS_OF
 from catalog.errors import CatalogError, Unauthorized
@@ -297,7 +297,8 @@ TEMPLATE_CONSTANTS = {
 
 
 def _security_headers(response):
-    if not request.path.startswith(API_PATHS):
+    # The API documentation is a page too: its script comes from a file, not inline.
+    if not request.path.startswith(API_PATHS) or request.path == API_DOCS_PATH:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
     return response

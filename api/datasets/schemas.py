@@ -1,5 +1,5 @@
 from flask import url_for
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_load, validate
 
 from api.context import current_actor
 from api.departments.schemas import DepartmentRefSchema
@@ -156,10 +156,15 @@ class DatasetInputSchema(Schema):
     )
     themes = fields.List(fields.String(), metadata={"description": "Theme slugs."})
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=100)))
-    license = fields.String(allow_none=True, metadata={"description": "Licence id."})
+    license = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "Licence id; null for none."},
+    )
     resource_code = fields.String(allow_none=True, validate=validate.Length(max=100))
-    provider = fields.String()
-    provider_code = fields.String()
+    # Lengths as the columns hold them: PostgreSQL refuses a longer value outright.
+    provider = fields.String(validate=validate.Length(max=200))
+    provider_code = fields.String(validate=validate.Length(max=50))
     open_type = _choice(OpenType, "开放类型")
     open_condition = fields.String()
     share_type = _choice(ShareType, "共享类型")
@@ -170,13 +175,21 @@ class DatasetInputSchema(Schema):
     related_resource_codes = fields.List(fields.String())
     temporal_start = fields.Date(allow_none=True)
     temporal_end = fields.Date(allow_none=True)
-    spatial = fields.String()
-    contact_name = fields.String()
-    contact_email = fields.Email(allow_none=True)
-    contact_phone = fields.String()
+    spatial = fields.String(validate=validate.Length(max=200))
+    contact_name = fields.String(validate=validate.Length(max=100))
+    contact_email = fields.Email(allow_none=True, validate=validate.Length(max=200))
+    contact_phone = fields.String(validate=validate.Length(max=50))
     state = _choice(DatasetState, "状态")
     version = fields.String(validate=validate.Length(max=50))
     extras = fields.Dict(keys=fields.String())
+
+    @post_load
+    def _null_email_is_none(self, values, **_kwargs):
+        # null clears the contact email, which the column keeps as "" (an Email field
+        # refuses "" itself).
+        if values.get("contact_email", "") is None:
+            values["contact_email"] = ""
+        return values
 
 
 class DatasetPatchSchema(DatasetInputSchema):

@@ -42,7 +42,8 @@ class Synonyms(MethodView):
         return add_synonyms(db(), current_actor(), values["terms"])
 
 
-@blp.route("/synonyms/<int:synonym_id>")
+# Ids fit the database's INTEGER: a larger number is no synonym set, not a database error.
+@blp.route("/synonyms/<int(max=2147483647):synonym_id>")
 class SynonymSet(MethodView):
     @blp.response(204)
     @blp.doc(security=[{"bearerAuth": []}])

@@ -108,6 +108,39 @@ def set_membership(
     return membership
 
 
+def _require_caller(actor: Actor) -> None:
+    # The command line acts as a sysadmin without a user; anyone else must be someone.
+    if not actor.is_authenticated and not actor.sysadmin:
+        raise Unauthorized("Send a bearer token to manage API tokens.")
+
+
+def _may_manage_tokens_of(actor: Actor, user_id: str) -> None:
+    """A user manages their own tokens, and sysadmins everyone's, with a write-scoped
+    credential: a leaked read-only token must not mint or revoke tokens."""
+    _require_caller(actor)
+    if "write" not in actor.scopes:
+        raise Forbidden("This token may only read; use a token with the write scope.")
+    if actor.user_id != user_id and not can_manage_catalog(actor):
+        raise Forbidden("Only sysadmins manage other users' tokens.")
+
+
+def token_owner(session: Session, actor: Actor, name: str | None = None) -> User:
+    """The user whose tokens a call manages: the caller, or for sysadmins the named user.
+
+    Others naming someone else are refused before the name is looked up, so the answer
+    never tells them which user names exist.
+    """
+    _require_caller(actor)
+    if name is None or name == actor.name:
+        user = session.get(User, actor.user_id) if actor.user_id else None
+        if user is None:
+            raise InvalidInput({"user": ["Name the user whose tokens to manage."]})
+        return user
+    if not actor.sysadmin:
+        raise Forbidden("Only sysadmins manage other users' tokens.")
+    return get_user(session, name)
+
+
 def create_token(
     session: Session,
     actor: Actor,
@@ -117,13 +150,18 @@ def create_token(
     expires_in: timedelta | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; returns the stored row and the token text, which is never kept."""
+    _may_manage_tokens_of(actor, user.id)
+    if not scopes:
+        raise InvalidInput({"scopes": ["Give at least one scope: read, write."]})
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise InvalidInput({"expires_in": ["The expiry must lie in the future."]})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         user_id=user.id,
         name=name,
         token_hash=hash_token(token),
         prefix=token[:10],
-        scopes=sorted(scope.value for scope in scopes),
+        scopes=sorted(TokenScope(scope).value for scope in scopes),
         expires_at=utcnow() + expires_in if expires_in else None,
     )
     session.add(row)
@@ -133,13 +171,45 @@ def create_token(
     return row, token
 
 
+def list_tokens(session: Session, actor: Actor, user: User) -> list[ApiToken]:
+    """The user's tokens that are not revoked (expired ones included), newest first.
+
+    Users list their own tokens, sysadmins anyone's; reading needs no write scope.
+    """
+    _require_caller(actor)
+    if actor.user_id != user.id and not actor.sysadmin:
+        raise Forbidden("Only sysadmins list other users' tokens.")
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.created_at.desc(), ApiToken.id)
+        )
+    )
+
+
 def revoke_token(session: Session, actor: Actor, token_id: str) -> None:
+    """Revoke a token at once: the next request that sends it answers 401.
+
+    Revoking a revoked token changes nothing; a token of another user is NotFound to
+    all but sysadmins, so token ids cannot be probed.
+    """
+    _require_caller(actor)
     row = session.get(ApiToken, token_id)
     if row is None or (row.user_id != actor.user_id and not actor.sysadmin):
         raise NotFound("No such token.")
+    _may_manage_tokens_of(actor, row.user_id)
+    if row.revoked_at is not None:
+        return
     row.revoked_at = utcnow()
     record_event(session, actor, "token.revoke", "user", row.user_id, None, {"token": row.prefix})
     session.commit()
+
+
+def token_id_for(session: Session, token: str) -> str | None:
+    """The id of the token row a bearer token text stands for, spent or not (None if
+    unknown): what rate limits count a caller by, without keeping the token itself."""
+    return session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(token)))
 
 
 def actor_for_token(session: Session, token: str) -> Actor:
