@@ -337,6 +337,38 @@ def token_create(context, user_name, name, scopes, expires_days) -> None:
     click.echo(text)
 
 
+@token.command("list")
+@click.option("--user", "user_name", required=True, help="Whose tokens.")
+@pass_context
+def token_list(context, user_name) -> None:
+    """List a user's live tokens (never the tokens themselves)."""
+    with context.backends.sessions() as session:
+        account = _run(users.token_owner, session, OPERATOR, user_name)
+        rows = _run(users.list_tokens, session, OPERATOR, account)
+        headings = ("id", 36), ("prefix", 10), ("scopes", 10), ("expires", 16), ("last used", 16)
+        click.echo("  ".join(f"{text:{width}}" for text, width in headings) + "  name")
+        for row in rows:
+            click.echo(
+                f"{row.id:36}  {row.prefix:10}  {','.join(row.scopes):10}  "
+                f"{_minute(row.expires_at) or 'never':16}  {_minute(row.last_used_at) or '-':16}  "
+                f"{row.name}"
+            )
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@pass_context
+def token_revoke(context, token_id) -> None:
+    """Revoke a token at once (its id from `opendata token list`)."""
+    with context.backends.sessions() as session:
+        _run(users.revoke_token, session, OPERATOR, token_id)
+    click.echo(f"Revoked token {token_id}.")
+
+
+def _minute(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
 @main.command()
 @pass_context
 def check(context: Context) -> None:

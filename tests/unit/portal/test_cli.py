@@ -65,6 +65,24 @@ def test_set_password_lets_a_demo_steward_log_in(environment):
     backends.dispose()
 
 
+def test_tokens_are_listed_without_their_text_and_revoked(environment):
+    run(environment, "init")
+    run(environment, "user", "create", "steward", input="pw-1234567\npw-1234567\n")
+    token = run(
+        environment, "token", "create", "--user", "steward", "--name", "报表"
+    ).output.strip()
+    listed = run(environment, "token", "list", "--user", "steward")
+    assert listed.exit_code == 0, listed.output
+    assert "报表" in listed.output and token[:10] in listed.output and token not in listed.output
+    token_id = listed.output.splitlines()[1].split()[0]
+
+    revoked = run(environment, "token", "revoke", token_id)
+    assert revoked.exit_code == 0, revoked.output
+    assert len(run(environment, "token", "list", "--user", "steward").output.splitlines()) == 1
+    unknown = run(environment, "token", "revoke", "no-such-token")
+    assert unknown.exit_code == 1 and "No such token" in unknown.output
+
+
 def test_token_for_unknown_user_fails_clearly(environment):
     run(environment, "init")
     result = run(environment, "token", "create", "--user", "nobody")
