@@ -84,7 +84,7 @@ def main() -> None:
                 misses += [f"{name}: {j.q} -> {j.first}" for j in judged if not j.ok]
         finally:
             if "opensearch" in indexes:
-                indexes["opensearch"].client.indices.delete(index=f"{prefix}-*")
+                indexes["opensearch"].delete_indices()
             engine.dispose()
     print_table(
         f"Judged searches ranking the expected dataset first ({machine_note()})",

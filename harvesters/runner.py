@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from catalog.backends import Backends
 from catalog.errors import NotFound
@@ -285,14 +285,16 @@ class _Progress:
         self.unchanged = 0
 
 
-def _check(backends: Backends, claim: _Claim, lease: _Lease) -> None:
-    """Raise _Stop when the job is no longer this run's, or a steward asked to cancel it."""
-    with backends.sessions() as session:
-        row = session.execute(
-            select(HarvestJob.status, HarvestJob.worker, HarvestJob.cancel_requested).where(
-                HarvestJob.id == claim.job_id
-            )
-        ).one()
+# What _check reads of the job. Built once: it is asked before every object.
+_JOB_STATE = select(HarvestJob.status, HarvestJob.worker, HarvestJob.cancel_requested).where(
+    HarvestJob.id == bindparam("job_id")
+)
+
+
+def _check(session: Session, claim: _Claim, lease: _Lease) -> None:
+    """Raise _Stop when the job is no longer this run's, or a steward asked to cancel it;
+    in the session of the object it comes before, without the ORM."""
+    row = session.connection().execute(_JOB_STATE, {"job_id": claim.job_id}).one()
     if lease.lost.is_set() or row.status != "running" or row.worker != claim.token:
         raise _Stop("lost")
     if row.cancel_requested:
@@ -335,9 +337,9 @@ def _run(
         chosen = kind(SourceSpec(source.url, source.config), fetcher)
         seen: set[str] = set()
         for item in chosen.gather():
-            _check(backends, claim, lease)
-            seen.add(item.remote_id)
             with backends.sessions() as session:
+                _check(session, claim, lease)
+                seen.add(item.remote_id)
                 if isinstance(item, GatherFailure):
                     record_failure(
                         session, job.id, item.remote_id, "gather", item.message, item.raw
@@ -355,8 +357,8 @@ def _run(
                     )
             progress.handled_one(outcome, item.remote_id)
         progress.flush()
-        _check(backends, claim, lease)
         with backends.sessions() as session:
+            _check(session, claim, lease)
             withdraw_missing(session, backends, source, job, seen)
     except _Stop as stop:
         progress.flush()

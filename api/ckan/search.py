@@ -55,6 +55,7 @@ SORTS = {
     "metadata_modified desc": "modified",
     "title_string asc": "title",
     "name asc": "title",
+    "id asc": "id",
 }
 _FQ_TERM = re.compile(
     r"\s*(?:AND\s+)?\+?(?P<field>[A-Za-z_]+):"

@@ -10,6 +10,13 @@ merely contains their characters in a row.
 Each dataset document carries the policy's labels; every search filters on the caller's
 labels inside the query, so hits, totals and aggregations agree with the policy.
 The index is reached through an alias: a rebuild fills a new index and swaps the alias.
+
+Documents are versioned by the dataset's revision. A removal (the dataset was deleted
+from the catalog; ids are never reused) is a delete at a version above any revision, so
+the engine refuses a late write of an older document for as long as it keeps delete
+tombstones: ``index.gc_deletes``, raised here from 60 s to an hour. A drainer that held a
+deleted dataset's document for longer than that could still write it back; the next
+``opendata search reindex`` drops it.
 """
 
 import copy
@@ -20,6 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 from catalog.interfaces import SearchHit, SearchQuery, SearchResult
 
 FACET_SIZE = 50
+# Above any dataset revision and below the engines' limit for external versions (2**63 - 1).
+REMOVED_VERSION = 10**18
 BULK_CHUNK = 500
 TEXT_FIELDS = {
     "title": 10,
@@ -33,13 +42,18 @@ TEXT_FIELDS = {
 SORTS = {
     "relevance": [{"_score": "desc"}, {"modified_at": "desc"}],
     "modified": [{"modified_at": "desc"}, {"id": "asc"}],
+    # title.exact is lowercased: letters sort case-insensitively, as on SQLite; Chinese by
+    # code point (pinyin order would need ICU collation on every backend).
     "title": [{"title.exact": "asc"}, {"id": "asc"}],
     "released": [{"release_date": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
     "downloads": [{"downloads": "desc"}, {"modified_at": "desc"}],
+    "id": [{"id": "asc"}],
 }
 
 INDEX_SETTINGS = {
     "number_of_shards": 1,
+    # How long a removed dataset's delete tombstone refuses late writes (see above).
+    "gc_deletes": "1h",
     "analysis": {
         "analyzer": {
             "chinese": {
@@ -256,9 +270,10 @@ class EngineCatalogIndex:
         errors = [
             error
             for error in self._bulk(actions, refresh)
-            # Removing a document that is not there already is what was wanted, and a newer
-            # revision already indexed (409) is better than the one that came late.
-            if not ("delete" in error and error["delete"].get("status") == 404)
+            # Removing a document that is not there (404) or already removed (409) is what was
+            # wanted, and a newer revision or a removal already indexed (409) is better than
+            # the document that came late.
+            if not ("delete" in error and error["delete"].get("status") in (404, 409))
             and not ("index" in error and error["index"].get("status") == 409)
         ]
         if errors:
@@ -294,7 +309,16 @@ class EngineCatalogIndex:
     def remove(self, ids: list[str]) -> None:
         if ids:
             self._send(
-                ({"_op_type": "delete", "_index": self.alias, "_id": i} for i in ids),
+                (
+                    {
+                        "_op_type": "delete",
+                        "_index": self.alias,
+                        "_id": i,
+                        "version": REMOVED_VERSION,
+                        "version_type": "external",
+                    }
+                    for i in ids
+                ),
                 refresh="wait_for",
             )
 
@@ -340,6 +364,18 @@ class EngineCatalogIndex:
 
     def count(self) -> int:
         return int(self.client.count(index=self.alias)["count"])
+
+    def delete_indices(self) -> None:
+        """Delete every index of this catalog, the alias's and any a failed rebuild left.
+
+        By name, one at a time: a wildcard delete is refused where the cluster sets
+        ``action.destructive_requires_name`` (Elasticsearch 8's default)."""
+        found = self.client.indices.get(
+            index=f"{self.alias}-*", allow_no_indices=True, ignore_unavailable=True
+        )
+        for name in found:
+            if name.startswith(f"{self.alias}-"):
+                self.client.indices.delete(index=name)
 
     def check(self) -> str:
         info = self.client.info()

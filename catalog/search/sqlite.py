@@ -5,6 +5,11 @@ Chinese words are two characters: 医保, 学校) fall back to LIKE on the store
 Policy labels, filter values and facets live in side tables queried in the same SQL.
 A rebuild fills a new generation of tables and swaps a one-row alias, so searches keep
 answering from the old generation until the new one is complete.
+
+A removal is for good: the outbox removes a document only when its dataset was deleted
+from the catalog, and dataset ids are never reused. The removed id stays in a tombstone
+table shared by all generations, so a drainer that read the dataset before it was deleted
+and writes late cannot bring it back (the engines get the same from a versioned delete).
 """
 
 import json
@@ -33,9 +38,12 @@ FACET_LIMIT = 50
 ORDER_BY = {
     "relevance": "score DESC, d.modified DESC, d.id",
     "modified": "d.modified DESC, d.id",
-    "title": "d.title, d.id",
+    # Letters case-insensitively, as the engines' lowercased title.exact sorts; Chinese by
+    # code point on both (pinyin order would need ICU collation on every backend).
+    "title": "lower(d.title), d.id",
     "released": "d.released IS NULL, d.released DESC, d.id",
     "downloads": "d.downloads DESC, d.modified DESC, d.id",
+    "id": "d.id",
 }
 
 
@@ -71,12 +79,17 @@ class SqliteCatalogIndex:
 
     def upsert(self, documents: list[dict]) -> None:
         with self._connect() as connection:
+            _ensure_tombstones(connection)
             generation = self._generation(connection)
             for document in documents:
                 _write(connection, generation, document)
 
     def remove(self, ids: list[str]) -> None:
         with self._connect() as connection:
+            _ensure_tombstones(connection)
+            connection.executemany(
+                "INSERT OR IGNORE INTO removed (id) VALUES (?)", [(i,) for i in ids]
+            )
             generation = self._generation(connection)
             for doc_id in ids:
                 _delete(connection, generation, doc_id)
@@ -103,6 +116,7 @@ class SqliteCatalogIndex:
 
     def _write_batch(self, generation: int, documents: list[dict]) -> int:
         with self._connect() as connection:
+            _ensure_tombstones(connection)
             for document in documents:
                 _write(connection, generation, document)
         return len(documents)
@@ -188,6 +202,12 @@ def _create_generation(connection: sqlite3.Connection, generation: int) -> None:
     )
 
 
+def _ensure_tombstones(connection: sqlite3.Connection) -> None:
+    # Here rather than in ensure(): index files made before tombstones existed get the table
+    # on their first write.
+    connection.execute("CREATE TABLE IF NOT EXISTS removed (id TEXT PRIMARY KEY)")
+
+
 def _drop_generation(connection: sqlite3.Connection, generation: int) -> None:
     for table in ("docs", "terms", "labels", "fts"):
         connection.execute(f"DROP TABLE IF EXISTS {table}_{generation}")
@@ -212,6 +232,8 @@ def _delete(connection: sqlite3.Connection, g: int, doc_id: str) -> None:
 
 def _write(connection: sqlite3.Connection, g: int, document: dict) -> None:
     doc_id = document["id"]
+    if connection.execute("SELECT 1 FROM removed WHERE id = ?", (doc_id,)).fetchone():
+        return
     indexed = connection.execute(f"SELECT revision FROM docs_{g} WHERE id = ?", (doc_id,))
     row = indexed.fetchone()
     # A drain that read an older revision and writes late must not undo a newer one.

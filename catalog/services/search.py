@@ -24,6 +24,9 @@ MAX_PAGE_SIZE = 100
 # Deep pages cost the engines dearly; past this, narrow the search instead.
 MAX_RESULT_WINDOW = 10_000
 SORTS = ("relevance", "modified", "title", "released", "downloads")
+# Also accepted, not offered on pages: a stable order for clients that page through
+# everything (CKAN harvesters ask package_search for "id asc").
+PAGING_SORTS = (*SORTS, "id")
 OUTBOX_BATCH = 200
 
 
@@ -70,7 +73,7 @@ def search_datasets(
 ) -> DatasetPage:
     """Datasets the actor may see that match the query, with facet counts over the same set."""
     errors = {name: ["Unknown filter."] for name in query.filters if name not in FILTERS_BY_PARAM}
-    if query.sort not in SORTS:
+    if query.sort not in PAGING_SORTS:
         errors["sort"] = [f"Use one of {', '.join(SORTS)}."]
     per_page = max(1, min(query.per_page, MAX_PAGE_SIZE))
     page = max(1, query.page)

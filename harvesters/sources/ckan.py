@@ -1,10 +1,11 @@
 """A CKAN portal as a harvest source, read through its Action API.
 
 Datasets are read with ``package_search`` page by page (``rows`` / ``start``), sorted by
-creation time and id so that a dataset created during the harvest lands on a later page
-instead of shifting the ones not yet read; ids already seen are skipped, and a page that
-brings nothing new ends the walk (a server that ignores ``start`` cannot loop us). A portal
-too old for ``package_search`` is read with ``package_list`` and ``package_show``.
+id as ckanext-harvest does (a sort every CKAN and this portal's own Action API answer):
+a dataset created during the harvest shifts the pages after it by one, so ids already
+seen are skipped, and a page that brings nothing new ends the walk (a server that ignores
+``start`` cannot loop us). A portal too old for ``package_search`` is read with
+``package_list`` and ``package_show``.
 
 Each CKAN package maps onto a dataset: title and notes (a ckanext-fluent/scheming
 translation picks Chinese first), tags, groups and a scheming ``theme`` as themes, the
@@ -12,7 +13,8 @@ licence, metadata dates, frequency, temporal and spatial fields from the package
 extras (ckanext-dcat style), maintainer or author as contact, the ``url`` field as landing
 page, and every other field and extra kept in the extras. A resource is copied into the
 object store when its format is a file format (CSV, XLSX, JSON, PDF, ZIP, ...) or it was
-uploaded to CKAN; APIs, web pages and map services stay links.
+uploaded to CKAN; APIs, web pages and map services stay links. A resource the portal gives
+no URL for (its data is not open to an anonymous harvester) is left out.
 """
 
 import json
@@ -48,7 +50,7 @@ from harvesters.sources.options import option_errors
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000  # CKAN's own ceiling for rows (ckan.search.rows_max)
-SORT = "metadata_created asc, id asc"
+SORT = "id asc"
 _API_SUFFIX = re.compile(r"/api(/3)?/action/?$")
 _NAME = re.compile(r"[a-z0-9_-]{2,100}")
 # Package fields mapped onto dataset fields, or CKAN's bookkeeping: not copied to extras.
@@ -365,7 +367,9 @@ def map_package(package: Mapping[str, Any], base: str, raw: str = "") -> RemoteD
         resources=tuple(
             _resource(resource, position)
             for position, resource in enumerate(package.get("resources") or [])
-            if isinstance(resource, Mapping) and resource.get("state", "active") == "active"
+            if isinstance(resource, Mapping)
+            and resource.get("state", "active") == "active"
+            and first_text(resource.get("url"))
         ),
         raw=raw,
     )

@@ -43,7 +43,7 @@ def index(request, tmp_path):
     backend = catalog_index_from_settings(settings)
     backend.ensure()
     yield backend
-    backend.client.indices.delete(index=f"{settings.search_index_prefix}-*")
+    backend.delete_indices()
 
 
 def document(doc_id, title, labels=("public",), **fields):
@@ -259,3 +259,44 @@ def test_engines_cut_titles_into_words_where_they_have_smartcn(index):
     index.upsert([document("a", "禅城区教育局学校名录"), document("b", "区教育学校局名录")])
     # Both hold the characters; only the first holds the word 教育局 as a word.
     assert ids(search(index, ["教育局"]))[0] == "a"
+
+
+def test_a_removed_dataset_does_not_come_back_from_a_late_write(loaded):
+    # One drainer read the dataset (revision 3); meanwhile it was deleted from the catalog
+    # and another drainer removed it; then the first one writes what it read.
+    loaded.upsert([document("schools", "区教育局学校名录", revision=3)])
+    loaded.remove(["schools"])
+    loaded.upsert([document("schools", "区教育局学校名录", revision=3)])
+    assert search(loaded, ["教育局"]).total == 0
+    # A removal is for good (the catalog never reuses a dataset id): no later revision of
+    # the deleted dataset comes back either, and removing it again is harmless.
+    loaded.upsert([document("schools", "区教育局学校名录", revision=4)])
+    assert search(loaded, ["教育局"]).total == 0
+    loaded.remove(["schools"])
+    assert loaded.count() == 3
+    # Only the removed dataset is refused.
+    loaded.upsert([document("insurance", "医疗保险定点机构名单", revision=5)])
+    assert ids(search(loaded, ["定点机构名单"])) == ["insurance"]
+
+
+def test_delete_indices_removes_every_index_by_name(index):
+    if isinstance(index, SqliteCatalogIndex):
+        pytest.skip("SQLite keeps its index in one file")
+    index.rebuild(iter(CATALOG))
+    index.delete_indices()
+    left = index.client.indices.get(index=f"{index.alias}-*", allow_no_indices=True)
+    assert not dict(left)
+
+
+def test_title_sort_is_the_same_on_every_backend(index):
+    titles = {
+        "a": "abc数据",
+        "b": "B数据",
+        "c": "Abd数据",
+        "d": "教育数据",
+        "e": "公交数据",
+        "f": "ABC数据",
+    }
+    index.upsert([document(doc_id, title) for doc_id, title in titles.items()])
+    # Letters without regard to case (ties by id), then Chinese by code point: 公 < 教.
+    assert ids(search(index, sort="title")) == ["a", "f", "c", "b", "e", "d"]

@@ -88,17 +88,27 @@ def test_every_judged_search_finds_its_dataset_first(demo):
     assert not misses, "\n".join(misses)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("OPENDATA_TEST_OPENSEARCH_URL"),
-    reason="OPENDATA_TEST_OPENSEARCH_URL is not set",
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.skipif(
+                not os.environ.get(f"OPENDATA_TEST_{name.upper()}_URL"),
+                reason=f"OPENDATA_TEST_{name.upper()}_URL is not set",
+            ),
+        )
+        for name in ("opensearch", "elasticsearch")
+    ],
 )
-def test_judged_searches_on_opensearch(demo):
-    from catalog.search.opensearch import OpenSearchCatalogIndex
+def test_judged_searches_on_the_engines(demo, engine):
+    from catalog.search import catalog_index_from_settings
 
     prefix = f"test-{uuid.uuid4().hex[:12]}"
-    index = OpenSearchCatalogIndex.from_settings(
+    index = catalog_index_from_settings(
         SimpleNamespace(
-            search_url=os.environ["OPENDATA_TEST_OPENSEARCH_URL"], search_index_prefix=prefix
+            search_url=os.environ[f"OPENDATA_TEST_{engine.upper()}_URL"],
+            search_index_prefix=prefix,
         )
     )
     try:
@@ -108,4 +118,4 @@ def test_judged_searches_on_opensearch(demo):
         misses = [f"{j.q}: got {j.first}" for j in judged if not j.ok]
         assert not misses, "\n".join(misses)
     finally:
-        index.client.indices.delete(index=f"{prefix}-*")
+        index.delete_indices()

@@ -417,7 +417,7 @@ def catalog_index(request, backends):
     index = catalog_index_from_settings(settings)
     index.ensure()
     yield index
-    index.client.indices.delete(index=f"{settings.search_index_prefix}-*")
+    index.delete_indices()
 
 
 def test_downloads_order_the_search_by_downloads(client, session, backends, catalog_index):

@@ -128,9 +128,9 @@ def test_stewards_manage_members_read_others_see_nothing(client, people, backend
             {"dataset_defaults.open_type"},
         ),
         ({**SOURCE, "unknown": 1}, 422, {"unknown"}),
-        # PostgreSQL stores no NUL character: refused before it reaches the database.
-        ({**SOURCE, "name": "教育\x00局"}, 422, {"name"}),
-        ({**SOURCE, "config": {"titles": ["学校\x00"]}}, 422, {"config"}),
+        # PostgreSQL stores no NUL character: the API refuses any JSON body holding one.
+        ({**SOURCE, "name": "教育\x00局"}, 422, {"json"}),
+        ({**SOURCE, "config": {"titles": ["学校\x00"]}}, 422, {"json"}),
     ],
 )
 def test_bad_sources_are_refused_with_field_errors(client, people, backends, body, status, fields):

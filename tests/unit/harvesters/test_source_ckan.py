@@ -88,7 +88,7 @@ def test_demo_portal_in_pages_smaller_than_the_catalog(server, fetcher):
     ]
     searches = [r for r in server.requests if r.path.endswith("package_search")]
     assert [(r.arg("start"), r.arg("rows")) for r in searches] == [("0", "2"), ("2", "2")]
-    assert searches[0].arg("sort") == "metadata_created asc, id asc"
+    assert searches[0].arg("sort") == "id asc"
 
     plants = by_id(found)["62513382-3b26-4bc8-9096-40b6ce8383c0"]
     assert plants.description == "This data includes the typical plants for machine learning test."
