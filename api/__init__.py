@@ -91,18 +91,22 @@ def init_app(app: Flask) -> Api:
     from api.datasets.resources import blp as datasets_blp
     from api.departments.resources import blp as departments_blp
     from api.docs import blp as docs_blp
+    from api.export_jobs.resources import blp as export_jobs_blp
     from api.harvest.resources import blp as harvest_blp
     from api.records.resources import blp as records_blp
     from api.resources.resources import blp as resources_blp
     from api.statistics.resources import blp as statistics_blp
     from api.tokens.resources import blp as tokens_blp
+    from api.uploads.resources import blp as uploads_blp
     from api.vocabularies.resources import blp as vocabularies_blp
 
     blueprints = (
         departments_blp,
         datasets_blp,
         resources_blp,
+        uploads_blp,
         records_blp,
+        export_jobs_blp,
         vocabularies_blp,
         statistics_blp,
         tokens_blp,

@@ -481,3 +481,36 @@ class HarvestError(Base):
     message: Mapped[str] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExportJob(Base):
+    """A record export too big to stream in one request, written to the object store by a
+    worker and handed to its requester by id. No foreign keys: the row outlives a deleted
+    dataset so that the expiry sweep still finds and deletes its file."""
+
+    __tablename__ = "export_jobs"
+
+    # A random UUID: for an anonymous requester, holding the id is the only key.
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    dataset_id: Mapped[str] = mapped_column(String(36))
+    resource_id: Mapped[str] = mapped_column(String(36))
+    requested_by_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # The RecordQuery's q, filters and sort as JSON; the format's ExportOptions.
+    query: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    format: Mapped[str] = mapped_column(String(20))
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # queued, running, succeeded, failed, expired (its file deleted)
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    row_estimate: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_written: Mapped[int] = mapped_column(BigInteger, default=0)
+    masked_fields: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    # The file holds sensitive fields in clear: only who may still see them gets it.
+    sensitive_unmasked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()
+    storage_key: Mapped[str | None] = mapped_column(String(1000))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str] = mapped_column(Text, default="")

@@ -39,7 +39,9 @@ from catalog.backends import Backends
 from catalog.errors import Conflict, NotFound
 from catalog.models import HarvestJob
 from catalog.policy import Actor
+from catalog.services import export_jobs as export_service
 from catalog.services import harvest as harvest_service
+from catalog.services.uploads import remove_stale_uploads
 from harvesters.fetch import HttpFetcher
 from harvesters.interfaces import FetchedDocument, FetchError
 from harvesters.runner import run_job
@@ -176,6 +178,8 @@ class JobQueue:
 
     ``harvest(job_id)`` runs one harvest job; ``schedule_due_sources`` and
     ``reap_lost_jobs`` run every minute on whichever worker takes them.
+    ``export_records(job_id)`` runs one record export job; ``expire_exports`` deletes the
+    files of expired exports every quarter hour.
     """
 
     def __init__(self, huey: Huey, settings, backends: Backends | None = None):
@@ -193,6 +197,14 @@ class JobQueue:
         self.reap_lost_jobs = huey.periodic_task(
             every_minute, priority=HOUSEKEEPING_PRIORITY, name="reap_lost_jobs"
         )(self._reap_lost_jobs)
+        # An export that broke is not tried again: its requester asks anew.
+        self.export_records = huey.task(name="export_records")(self._export_records)
+        self.expire_exports = huey.periodic_task(
+            crontab(minute="*/15"), priority=HOUSEKEEPING_PRIORITY, name="expire_exports"
+        )(self._expire_exports)
+        self.remove_stale_uploads = huey.periodic_task(
+            crontab(minute="30", hour="3"), priority=HOUSEKEEPING_PRIORITY, name="stale_uploads"
+        )(self._remove_stale_uploads)
 
     @classmethod
     def from_settings(cls, settings, backends: Backends | None = None) -> "JobQueue":
@@ -234,6 +246,16 @@ class JobQueue:
             harvest_service.cancel_job(session, QUEUE_ACTOR, job.id)
             raise QueueUnavailable(f"任务队列不可用，采集任务已取消：{error}") from error
         return job
+
+    def enqueue_export(self, job_id: str) -> None:
+        """Send a committed export job to the workers. When the queue cannot take it, the
+        job is failed, so that its requester is not left waiting for it."""
+        try:
+            self.export_records(job_id)
+        except Exception as error:
+            with self.session() as session:
+                export_service.fail_export_job(session, job_id, f"任务队列不可用：{error}")
+            raise QueueUnavailable(f"任务队列不可用，导出任务未能排队：{error}") from error
 
     # Tasks ----------------------------------------------------------------------------
 
@@ -351,6 +373,19 @@ class JobQueue:
             else:
                 log.error("harvest job %s lost its worker %s again; left lost", job.id, job.worker)
         return resumed
+
+    def _export_records(self, job_id: str) -> None:
+        """Run one export job (its outcome is on its row)."""
+        export_service.run_export_job(self.backends, job_id)
+
+    def _expire_exports(self, now: datetime | None = None) -> list[str]:
+        """Delete expired export files; returns the ids of their jobs."""
+        with self.session() as session:
+            return export_service.expire_export_jobs(session, self.backends.object_store, now)
+
+    def _remove_stale_uploads(self, now: datetime | None = None) -> int:
+        """Delete the files stewards uploaded and never confirmed (daily, 03:30 UTC)."""
+        return remove_stale_uploads(self.backends.object_store, now)
 
 
 class _ThreadConsumer(Consumer):

@@ -236,14 +236,24 @@ def search_status_command(context: Context) -> None:
 
 @search.command("synonyms")
 @click.argument("terms", nargs=-1)
+@click.option("--remove", "remove_id", type=int, help="Remove the synonym set with this id.")
 @pass_context
-def search_synonyms(context: Context, terms: tuple[str, ...]) -> None:
-    """List the synonym sets, or add one: `opendata search synonyms 医保 医疗保险`."""
-    from catalog.services.search import add_synonyms, list_synonyms
+def search_synonyms(context: Context, terms: tuple[str, ...], remove_id: int | None) -> None:
+    """List the synonym sets, add one (`opendata search synonyms 医保 医疗保险`) or remove
+    one by the id the list shows (`opendata search synonyms --remove 3`)."""
+    from catalog.services.search import add_synonyms, list_synonyms, remove_synonyms
 
+    if terms and remove_id is not None:
+        raise click.UsageError("Give words to add or --remove ID, not both.")
     with context.backends.sessions() as session:
         if terms:
             _run(add_synonyms, session, OPERATOR, list(terms))
+        if remove_id is not None:
+            # The service removes nothing quietly when the id is unknown (DELETE is
+            # idempotent); here an unknown id is most likely a typo, so say so.
+            if remove_id not in {s.id for s in list_synonyms(session)}:
+                raise click.ClickException(f"No synonym set {remove_id}.")
+            _run(remove_synonyms, session, OPERATOR, remove_id)
         for synonym_set in list_synonyms(session):
             click.echo(f"{synonym_set.id:>4}  {' / '.join(synonym_set.terms)}")
 
@@ -409,5 +419,7 @@ def _run(service, *args, **kwargs):
 # Commands that live in modules of their own, to keep this one short; they build on the
 # helpers above, so they are imported after them.
 from portal.cli_harvest import harvest  # noqa: E402
+from portal.cli_uploads import uploads  # noqa: E402
 
 main.add_command(harvest)
+main.add_command(uploads)

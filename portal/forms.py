@@ -1,21 +1,36 @@
-"""The pages' forms: login (a CSRF-protected POST) and dataset search (a GET form whose
-arguments are the REST API's, parsed by the API's own schema so the two cannot drift).
+"""The pages' forms: login (a CSRF-protected POST), dataset search (a GET form whose
+arguments are the REST API's, parsed by the API's own schema so the two cannot drift), and
+a steward's upload of a file with the confirmation of its fields.
 """
 
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from marshmallow import EXCLUDE, ValidationError
 from marshmallow import fields as schema_fields
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length
 
 from api.datasets.schemas import DatasetSearchArgsSchema
 from catalog.filters import DATASET_FILTERS
 from catalog.services.search import MAX_PAGE_SIZE, MAX_RESULT_WINDOW, SORTS, DatasetQuery
+from catalog.vocab import FieldType
 
 DEFAULT_PAGE_SIZE = 20
 SORT_LABELS = {
@@ -163,3 +178,82 @@ def _describe(messages: dict[str, Any]) -> str:
     if "page" in messages or "page_size" in messages:
         text += f"页码须为正整数，每页条数为 1 至 {MAX_PAGE_SIZE}。"
     return text
+
+
+# --- Steward uploads -------------------------------------------------------------------
+
+
+class UploadForm(FlaskForm):
+    """A file for a dataset: a new resource, or a new version of one of its files."""
+
+    file = FileField("数据文件", validators=[FileRequired("请选择要上传的文件。")])
+    replace = SelectField("上传为", choices=[SelectChoice("", "新的数据资源")])
+
+    def offer_versions_of(self, resources) -> None:
+        """Let the file replace any stored file of the dataset (links have no versions)."""
+        self.replace.choices = [SelectChoice("", "新的数据资源")] + [
+            SelectChoice(resource.id, f"「{resource.name}」的新版本（替换现有文件）")
+            for resource in resources
+            if resource.storage_key is not None
+        ]
+
+
+class FieldRowForm(Form):
+    """One proposed field (信息项) on the confirm page: the steward's title, type and flag."""
+
+    name = HiddenField()
+    keep = BooleanField("导入", default=True)
+    title = StringField("中文名称", validators=[Length(max=200, message="名称过长。")])
+    type = SelectField("类型", choices=[SelectChoice(t.value, t.label) for t in FieldType])
+    sensitive = BooleanField("敏感")
+
+
+class ConfirmUploadForm(FlaskForm):
+    token = HiddenField(validators=[DataRequired("上传凭据缺失，请重新上传。")])
+    replace = HiddenField()
+    name = StringField("资源名称", validators=[Length(max=500, message="名称过长。")])
+    description = TextAreaField("资源说明", validators=[Length(max=10_000, message="说明过长。")])
+    columns = FieldList(FormField(FieldRowForm))
+    skip_ragged_rows = BooleanField("跳过列数与表头不符的行，导入其余数据")
+    cancel = SubmitField("取消上传")
+
+    @classmethod
+    def for_proposal(cls, proposal, replaced=None) -> "ConfirmUploadForm":
+        """The confirm form filled with the proposal (and the replaced resource's name and
+        description), not with the upload form's data of this request."""
+        table = proposal.table
+        columns = [
+            {
+                "name": f.name,
+                "keep": True,
+                "title": f.title,
+                "type": f.type,
+                "sensitive": f.sensitive,
+            }
+            for f in (table.fields if table is not None else [])
+        ]
+        if replaced is not None:
+            name, description = replaced.name, replaced.description
+        else:
+            stem, dot, _extension = proposal.file_name.rpartition(".")
+            name, description = (stem if dot and stem else proposal.file_name), ""
+        data = {
+            "token": proposal.token,
+            "replace": replaced.id if replaced is not None else "",
+            "name": name,
+            "description": description,
+            "columns": columns,
+        }
+        return cls(formdata=None, data=data)
+
+    def chosen_fields(self) -> list[dict]:
+        return [
+            {
+                "name": row.form.name.data,
+                "title": row.form.title.data or "",
+                "type": row.form.type.data,
+                "sensitive": bool(row.form.sensitive.data),
+            }
+            for row in self.columns
+            if row.form.keep.data
+        ]

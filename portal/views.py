@@ -26,12 +26,21 @@ from werkzeug.exceptions import HTTPException
 from api import API_DOCS_PATH, API_PREFIX
 from api.context import SESSION_USER_KEY, backends, current_actor, db
 from api.errors import STATUS_OF
-from catalog.errors import CatalogError, Unauthorized
+from api.uploads.resources import current_uploads
+from catalog.errors import CatalogError, Conflict, InvalidInput, Unauthorized
 from catalog.filters import DATASET_FILTERS
 from catalog.policy import Action, Actor, can
 from catalog.services.datasets import catalog_statistics, get_dataset
 from catalog.services.departments import get_department_summary, list_departments
 from catalog.services.search import SORTS, DatasetQuery, search_datasets
+from catalog.services.upload_confirm import Confirmation, confirm_upload
+from catalog.services.upload_files import FileTooLarge, IncomingFile
+from catalog.services.uploads import (
+    discard_upload,
+    editable_dataset,
+    review_upload,
+    stage_upload,
+)
 from catalog.services.users import check_password
 from catalog.vocab import (
     DatasetState,
@@ -42,7 +51,16 @@ from catalog.vocab import (
     ShareType,
     UpdateFrequency,
 )
-from portal.forms import SORT_LABELS, DatasetSearchForm, InvalidSearch, LoginForm, safe_next
+from harvesters import uploads as upload_ingestion
+from portal.forms import (
+    SORT_LABELS,
+    ConfirmUploadForm,
+    DatasetSearchForm,
+    InvalidSearch,
+    LoginForm,
+    UploadForm,
+    safe_next,
+)
 
 pages = Blueprint("pages", __name__, template_folder="templates")
 csrf = CSRFProtect()
@@ -92,8 +110,101 @@ def dataset(slug: str):
     actor = current_actor()
     found = get_dataset(db(), actor, slug)
     return render_template(
-        "datasets/show.html", dataset=found, may_read_data=can(actor, Action.READ_DATA, found)
+        "datasets/show.html",
+        dataset=found,
+        may_read_data=can(actor, Action.READ_DATA, found),
+        may_edit=can(actor, Action.EDIT, found),
     )
+
+
+# --- Steward uploads: a file, then its proposal confirmed ------------------------------------
+
+
+@pages.route("/datasets/<slug>/upload", methods=["GET", "POST"])
+def upload(slug: str):
+    """The upload form; a file sent is staged and its proposal shown for confirmation."""
+    actor = current_actor()
+    found = editable_dataset(db(), actor, slug)
+    form = UploadForm()
+    form.offer_versions_of(found.resources)
+    if not form.is_submitted():
+        form.replace.data = request.args.get("replace", "")
+    error, status = None, 200
+    if form.validate_on_submit():
+        part = form.file.data
+        try:
+            proposal = stage_upload(
+                db(),
+                actor,
+                current_uploads(),
+                slug,
+                lambda: IncomingFile(part.stream, part.filename or "", part.mimetype),
+            )
+        except (InvalidInput, FileTooLarge) as refusal:
+            error, status = refusal.message, 413 if isinstance(refusal, FileTooLarge) else 422
+        else:
+            replaced = next((r for r in found.resources if r.id == form.replace.data), None)
+            return _confirm_page(
+                found, ConfirmUploadForm.for_proposal(proposal, replaced), proposal
+            )
+    elif form.is_submitted():
+        status = 422
+    return render_template(
+        "datasets/upload.html", dataset=found, form=form, error=error, max_bytes=_max_bytes()
+    ), status
+
+
+@pages.route("/datasets/<slug>/upload/confirm", methods=["POST"])
+def confirm_upload_page(slug: str):
+    """Confirm a proposal (CSRF-checked): the resource or version is saved and its records
+    loaded; a refusal shows the proposal again with why."""
+    actor = current_actor()
+    found = editable_dataset(db(), actor, slug)
+    form = ConfirmUploadForm()
+    uploads = current_uploads()
+    if form.cancel.data and form.token.data:
+        discard_upload(db(), actor, uploads, slug, form.token.data)
+        flash("已取消上传，文件未保存。")
+        return redirect(url_for("pages.dataset", slug=slug), 303)
+    error = None
+    if form.validate_on_submit():
+        confirmation = Confirmation(
+            token=form.token.data,
+            name=form.name.data or None,
+            description=form.description.data,
+            fields=form.chosen_fields() if form.columns.entries else None,
+            skip_ragged_rows=bool(form.skip_ragged_rows.data),
+        )
+        try:
+            confirmed = confirm_upload(
+                db(), actor, uploads, slug, confirmation, form.replace.data or None
+            )
+        except (InvalidInput, Conflict) as refusal:
+            error = refusal.message
+        else:
+            rows = confirmed.table.rows_loaded if confirmed.table is not None else None
+            flash(
+                f"已保存「{confirmed.resource.name}」第 {confirmed.version} 版"
+                + (f"，导入 {rows:,} 条记录。" if rows is not None else "。")
+            )
+            return redirect(url_for("pages.dataset", slug=slug), 303)
+    try:
+        proposal = review_upload(db(), actor, uploads, slug, form.token.data or "")
+    except InvalidInput as gone:
+        flash(gone.message)
+        return redirect(url_for("pages.upload", slug=slug), 303)
+    return _confirm_page(found, form, proposal, error, 422)
+
+
+def _confirm_page(found, form, proposal, error: str | None = None, status: int = 200):
+    body = render_template(
+        "datasets/upload_confirm.html", dataset=found, form=form, proposal=proposal, error=error
+    )
+    return body, status
+
+
+def _max_bytes() -> int:
+    return current_app.extensions["opendata.settings"].max_upload_bytes
 
 
 @pages.route("/departments")
@@ -156,6 +267,7 @@ ERROR_TEXT = {
     403: ("无权访问", "您没有执行此操作的权限。"),
     404: ("页面不存在", "您访问的页面不存在，或您没有查看权限。"),
     405: ("请求方式不允许", "此页面不接受该请求方式。"),
+    413: ("文件过大", "上传的文件超过了平台允许的大小。"),
     500: ("服务器错误", "服务器处理请求时出错，请稍后再试。"),
 }
 
@@ -326,6 +438,8 @@ def init_app(app: Flask) -> None:
     it is an API one, so forgetting a decorator cannot open a hole.
     """
     app.register_blueprint(pages)
+    # The tabular ingestion the upload pages and the upload API hand to the services.
+    upload_ingestion.init_app(app)
     app.jinja_env.globals.update(TEMPLATE_CONSTANTS)
     csrf.init_app(app)
     for blueprint in _api_blueprints(app):

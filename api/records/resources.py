@@ -1,8 +1,10 @@
-from flask import Response, stream_with_context
+from flask import Response, current_app, jsonify, request, stream_with_context, url_for
 from flask.views import MethodView
+from flask_smorest import abort
 
 from api import Blueprint
 from api.context import backends, current_actor, db
+from api.export_jobs.schemas import ExportJobSchema
 from api.http import content_disposition
 from api.records.encoding import json_row, json_value
 from api.records.schemas import (
@@ -16,6 +18,7 @@ from api.records.schemas import (
 )
 from catalog.exports import FORMATS, ExportOptions, export_body
 from catalog.interfaces import RecordQuery
+from catalog.services.export_jobs import plan_export, request_export_job
 from catalog.services.records import count_records_by, export_records, query_records
 
 blp = Blueprint(
@@ -94,9 +97,19 @@ class RecordExport(MethodView):
     @blp.doc(
         responses={
             200: {"description": "The matching records, streamed, as an attachment."},
+            202: {
+                "description": "Too many records to stream: an export job was queued; "
+                "Location (and `links.self`) is its status.",
+                "content": {"application/json": {"schema": ExportJobSchema}},
+            },
             403: {"description": "Conditional data: apply to the department for access."},
             404: {"description": "No such dataset or resource, or hidden from the caller."},
-            422: {"description": "A bad query, or a format these records cannot take."},
+            409: {"description": "The caller has too many export jobs waiting or running."},
+            422: {
+                "description": "A bad query, a format these records cannot take, or "
+                "async=false for more records than stream directly."
+            },
+            503: {"description": "The job queue does not answer; nothing was queued."},
         }
     )
     def get(self, args, slug: str, resource_id: str):
@@ -104,21 +117,47 @@ class RecordExport(MethodView):
         as CSV in UTF-8 (`bom=true` adds a byte-order mark for Excel), JSON Lines, XLSX or
         GeoJSON (points from the first geo point field; 422 for records without one).
 
-        Streamed with flat memory; an XLSX file is written to disk first and then sent.
-        Sensitive fields are masked for all but the owning department; text that a
-        spreadsheet would run as a formula is made inert in CSV and XLSX. Every export is
-        counted as a download of the resource and audited."""
+        Up to the portal's direct export limit (setting `export_direct_max_rows`, 200,000
+        records by default) the file streams in the answer, with flat memory; an XLSX file
+        is written to disk first and then sent. More records, or a count that can only say
+        "more than 100,000" (a filtered export), answer 202 Accepted: a job writes the
+        file, and Location points at its status (`/api/v1/export-jobs/<id>`), which gives
+        the download link when done. The file is kept for a day. `async=true` asks for a
+        job whatever the size; `async=false` asks never to get one, and is answered 422,
+        naming the limit, when there are too many records. A job is its requester's
+        alone; one asked for without logging in is reachable by its id only, so keep it.
+
+        Sensitive fields are masked for all but the owning department, in jobs as well
+        (a job runs with its requester's access when it starts); text that a spreadsheet
+        would run as a formula is made inert in CSV and XLSX. Every export is counted as
+        a download of the resource and audited (a job's when it runs)."""
         export_format = args["format"]
+        query = _query(args)
+        options = ExportOptions(use_titles=args["header"] == "title", excel_bom=args["bom"])
+        plan = plan_export(
+            db(),
+            backends().record_store,
+            current_actor(),
+            slug,
+            resource_id,
+            query,
+            export_format=export_format,
+            max_direct_rows=current_app.extensions["opendata.settings"].export_direct_max_rows,
+            as_job=args["as_job"],
+        )
+        if plan.as_job:
+            if request.method == "HEAD":
+                return Response(status=202)  # a HEAD says what a GET would do, doing nothing
+            return _queued_export(plan, query, export_format, options)
         view, rows = export_records(
             db(),
             backends().record_store,
             current_actor(),
             slug,
             resource_id,
-            _query(args),
+            query,
             export_format=export_format,
         )
-        options = ExportOptions(use_titles=args["header"] == "title", excel_bom=args["bom"])
         body = export_body(
             export_format, view.fields, view.masked, rows, options, view.resource.name
         )
@@ -131,3 +170,22 @@ class RecordExport(MethodView):
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+def _queued_export(plan, query: RecordQuery, export_format: str, options: ExportOptions):
+    """Queue (or find, when the same export is already under way) the caller's export job;
+    202 with its status."""
+    job, new = request_export_job(
+        db(), current_actor(), plan, query, export_format=export_format, options=options
+    )
+    if new:
+        try:
+            # The portal's job queue (harvesters.tasks.JobQueue), reached without importing it.
+            current_app.extensions["opendata.jobs"].enqueue_export(job.id)
+        except ConnectionError as error:
+            abort(503, message=str(error))
+    response = jsonify(ExportJobSchema().dump(job))
+    response.status_code = 202
+    response.headers["Location"] = url_for("export_jobs.ExportJobById", job_id=job.id)
+    response.headers["Retry-After"] = "5"
+    return response

@@ -97,6 +97,15 @@ class RecordExportArgsSchema(RecordArgsSchema):
         validate=validate.OneOf(["title", "name"]),
         metadata={"description": "CSV and XLSX header: Chinese titles or field names."},
     )
+    as_job = fields.Boolean(
+        data_key="async",
+        load_default=None,
+        metadata={
+            "description": "true: run the export as a job whatever its size (202 with its "
+            "status); false: never (422 when there are more records than stream directly); "
+            "left out: a job only for more records than stream directly."
+        },
+    )
 
 
 class RecordFieldSchema(Schema):

@@ -202,6 +202,7 @@ class CheckedQuery:
     limit: int
     after: tuple | None  # the previous page's last sort values, from the cursor
     fingerprint: str  # of words, filters and sort: a cursor belongs to one such query
+    pit: str | None = None  # the engines' point in time the cursor's pages read, if any
 
 
 def check_query(fields: list[RecordField], query: RecordQuery) -> CheckedQuery:
@@ -260,9 +261,9 @@ def check_query(fields: list[RecordField], query: RecordQuery) -> CheckedQuery:
     if query.limit is None or query.limit < 0:
         raise ValueError("limit must be 0 or more.")
     fingerprint = _fingerprint(words, search_fields, filters, sort)
-    after = None
+    after, pit = None, None
     if query.cursor:
-        after = decode_cursor(query.cursor, sort, fingerprint)
+        after, pit = decode_cursor(query.cursor, sort, fingerprint)
     return CheckedQuery(
         words=words,
         search_fields=search_fields,
@@ -272,6 +273,7 @@ def check_query(fields: list[RecordField], query: RecordQuery) -> CheckedQuery:
         limit=min(query.limit, MAX_LIMIT),
         after=after,
         fingerprint=fingerprint,
+        pit=pit,
     )
 
 
@@ -336,39 +338,55 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def encode_cursor(query: CheckedQuery, values: tuple) -> str:
-    """An opaque, URL-safe cursor after the row whose sort values are ``values``.
+def encode_cursor(query: CheckedQuery, values: tuple, pit: str | None = None) -> str:
+    """An opaque, URL-safe cursor after the row whose sort values are ``values``, and on
+    the engines the point in time its pages read.
 
     It carries a digest of its content and of the query, so an edited cursor, or one
     carried over to another query, is refused. The digest has no secret: it catches
     mistakes, not forgers, and needs none, since a cursor only holds values a caller
-    could as well put in a filter."""
+    could as well put in a filter, and the engines check that a point in time's hits come
+    from the resource asked for."""
     body = json.dumps([_jsonable(value) for value in values], ensure_ascii=False)
-    token = json.dumps({"after": body, "digest": _digest(query.fingerprint + body)})
-    return base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+    token = {"after": body, "digest": _digest(query.fingerprint + body + (pit or ""))}
+    if pit:
+        token["pit"] = pit
+    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=")
 
 
 def decode_cursor(
     cursor: str, sort: list[tuple[RecordField, bool]] | tuple, fingerprint: str
-) -> tuple:
-    """The typed sort values a cursor carries; ValueError if it is not one of this query's."""
+) -> tuple[tuple, str | None]:
+    """The typed sort values a cursor carries and its point in time (None: none);
+    ValueError if it is not one of this query's."""
     invalid = ValueError("The cursor is not valid for this query (start again without it).")
     if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_CHARS:
         raise invalid
     try:
         token = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         body = token["after"]
-        if token["digest"] != _digest(fingerprint + body):
+        pit = token.get("pit")
+        if not isinstance(body, str) or not isinstance(pit, str | None):
+            raise invalid
+        if token["digest"] != _digest(fingerprint + body + (pit or "")):
             raise invalid
         values = json.loads(body)
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+    except (
+        binascii.Error,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+        KeyError,
+        TypeError,
+        AttributeError,
+    ):
         raise invalid from None
     if not isinstance(values, list) or len(values) != len(sort) or values[-1] is None:
         raise invalid
     try:
-        return tuple(coerce(field, value) for (field, _), value in zip(sort, values, strict=True))
+        after = tuple(coerce(field, value) for (field, _), value in zip(sort, values, strict=True))
     except ValueError:
         raise invalid from None
+    return after, pit or None
 
 
 # The fast path of loading: a value already of its field's exact Python type is taken as

@@ -1,7 +1,7 @@
 """The record store on Elasticsearch 8/9 through the official client (8.x speaks to both):
 only the client calls, with keyword arguments for bodies and ``.body`` on responses."""
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 
 from catalog.records.engines import EngineRecordStore
 
@@ -10,6 +10,7 @@ class ElasticsearchRecordStore(EngineRecordStore):
     engine_name = "Elasticsearch"
     helpers = helpers
     not_found = NotFoundError
+    bad_request = BadRequestError
 
     @staticmethod
     def make_client(url: str) -> Elasticsearch:

@@ -25,11 +25,18 @@ standard tokenizer drops punctuation and keeps 15 and Grade whole. No score is c
 rows come in the query's sort order, ending in ``_id``, as on the SQL store.
 
 Paging: pages go by ``search_after`` on the sort values carried in the shared cursor codec,
-without a point in time: a page request is stateless, and a point in time per page would
-stay open on the engine until its keep-alive ran out, with no one left to close it. The sort
-always ends in the unique ``row``, so pages never skip or repeat a row that stays; rows
-appended between pages show up in their place. An export is one generator that owns one
-point in time: it opens it at its first batch and closes it in a ``finally``.
+in a point in time, so a walk through the pages reads one snapshot: rows appended, changed
+or removed meanwhile do not show. A first page that is also the last pays for none; one
+with more pages opens it after its own search and puts its id in the cursor (a write that
+lands between the two may show on later pages). Every page keeps it alive for
+``PAGE_PIT_KEEP_ALIVE`` more; the last page closes it, and a walk left off lets it expire.
+A cursor whose point in time has expired is refused ("start again"). The id is covered by
+the cursor's digest, and every hit read through it must come from the resource's index, so
+a cursor cannot read another resource. OpenSearch caps the open points in time of a node
+(``search.max_open_pit_context``, 300 by default): a busy portal with many first pages may
+need it raised. The sort always ends in the unique ``row``, so pages never skip or repeat
+a row. An export is one generator that owns one point in time: it opens it at its first
+batch and closes it in a ``finally``.
 
 Totals are exact without q or filters; with them ``track_total_hits`` stops at
 ``COUNT_EXACT_LIMIT`` and says "gte", and the total is that limit with
@@ -57,7 +64,7 @@ from itertools import chain, islice
 from types import ModuleType
 from urllib.parse import urlsplit
 
-from catalog.interfaces import RecordField, RecordPage, RecordQuery
+from catalog.interfaces import RecordBatch, RecordField, RecordPage, RecordQuery, RecordRows
 from catalog.records import (
     COUNT_EXACT_LIMIT,
     EXACT_TYPES,
@@ -77,6 +84,7 @@ from catalog.search.engines import INDEX_SETTINGS, client_url
 
 BULK_CHUNK = 2000  # documents a request: 500 to 5000 measured alike here; ~0.5 MB each
 PIT_KEEP_ALIVE = "5m"  # between two batches of an export, however slow its reader
+PAGE_PIT_KEEP_ALIVE = "2m"  # between two pages of a walk by cursor
 KEYWORD_CHARS = 8191  # Lucene's 32,766-byte term limit in UTF-8's worst case, 4 bytes a char
 ROW = "row"
 META_VERSION = 1
@@ -365,6 +373,26 @@ def read_hits(schema: Schema, checked: CheckedQuery, hits: list[dict]) -> list[d
     return rows
 
 
+# Sources hold these as the field's Python type already (JSON strings, integers, booleans).
+_SOURCE_AS_IS = frozenset({"text", "integer", "boolean"})
+
+
+def read_hit_columns(schema: Schema, checked: CheckedQuery, hits: list[dict]) -> RecordBatch:
+    """The hits as a batch by column: the values read_hits gives, a column at a time."""
+    sources = [hit["_source"] for hit in hits]
+    columns = []
+    for field in checked.fields:
+        column = schema.columns[field.name]
+        if field.type in _SOURCE_AS_IS:
+            columns.append([source.get(column) for source in sources])
+        else:
+            convert = _FROM_SOURCE[field.type]
+            values = [source.get(column) for source in sources]
+            columns.append([None if value is None else convert(value) for value in values])
+    names = tuple(field.name for field in checked.fields)
+    return RecordBatch(names, [source[ROW] for source in sources], columns)
+
+
 def last_sort_values(checked: CheckedQuery, hit: dict) -> tuple:
     return tuple(
         from_sort_value(field, descending, value)
@@ -381,6 +409,7 @@ class EngineRecordStore:
     engine_name = "engine"
     helpers: ModuleType  # the client's bulk helpers
     not_found: type[Exception]  # what the client raises for a missing index or alias
+    bad_request: type[Exception]  # what the client raises for a request the engine refuses
     bulk_chunk = BULK_CHUNK
     export_batch = EXPORT_BATCH
 
@@ -573,18 +602,48 @@ class EngineRecordStore:
             exact = not checked.words and not checked.filters
             body = build_page_body(schema, checked, checked.limit + 1 if checked.limit else 0)
             body["track_total_hits"] = True if exact else COUNT_EXACT_LIMIT
-            response = self._search(body, schema.index)
+            pit = checked.pit
+            if pit is None:
+                response = self._search(body, schema.index)
+            else:
+                response = self._search_pit(schema, body, pit)
+                pit = response.get("pit_id", pit)
             hits = response["hits"]["hits"]
             rows = read_hits(schema, checked, hits[: checked.limit])
             cursor = None
             if len(hits) > checked.limit > 0:
-                cursor = encode_cursor(checked, last_sort_values(checked, hits[checked.limit - 1]))
+                if pit is None:
+                    pit = self._open_pit(schema.index, PAGE_PIT_KEEP_ALIVE)
+                last = last_sort_values(checked, hits[checked.limit - 1])
+                cursor = encode_cursor(checked, last, pit)
+            elif pit is not None:
+                with suppress(self.not_found):  # the walk is over: free the engine's context
+                    self._close_pit(pit)
             total = response["hits"]["total"]
             if total["relation"] == "gte":
                 return RecordPage(rows, COUNT_EXACT_LIMIT, True, cursor)
             return RecordPage(rows, total["value"], False, cursor)
 
         return self._read(resource_id, work)
+
+    def _search_pit(self, schema: Schema, body: dict, pit: str) -> dict:
+        """A page in the cursor's point in time; ValueError if it expired or is not one of
+        this resource's."""
+        body["pit"] = {"id": pit, "keep_alive": PAGE_PIT_KEEP_ALIVE}
+        try:
+            response = self._search(body)
+        except self.not_found:
+            raise ValueError(
+                "The cursor has expired (pages are kept for "
+                f"{PAGE_PIT_KEEP_ALIVE} between requests): start again without it."
+            ) from None
+        except self.bad_request:  # an id the engine cannot read at all
+            raise ValueError(
+                "The cursor is not valid for this query (start again without it)."
+            ) from None
+        if any(hit["_index"] != schema.index for hit in response["hits"]["hits"]):
+            raise ValueError("The cursor is not valid for this query (start again without it).")
+        return response
 
     def group_counts(
         self, resource_id: str, field: str, query: RecordQuery, limit: int
@@ -611,15 +670,16 @@ class EngineRecordStore:
 
         return self._read(resource_id, work)
 
-    def export(self, resource_id: str, query: RecordQuery) -> Iterator[dict]:
+    def export(self, resource_id: str, query: RecordQuery) -> RecordRows:
         """Every matching row in the query's order, export_batch at a time by search_after
-        in one point in time; the generator closes it when done, failed or closed."""
+        in one point in time; the generator closes it when done, failed or closed. Each
+        batch is made by column from the hits' sources, no dict per row."""
         schema = self._schema(resource_id)
         # Checked now, so a bad query or resource fails before any row is streamed.
         checked = check_query(list(schema.fields), query)
-        return self._export(schema, replace(checked, limit=self.export_batch))
+        return RecordRows(self._export(schema, replace(checked, limit=self.export_batch)))
 
-    def _export(self, schema: Schema, checked: CheckedQuery) -> Iterator[dict]:
+    def _export(self, schema: Schema, checked: CheckedQuery) -> Iterator[RecordBatch]:
         pit_id = self._open_pit(schema.index, PIT_KEEP_ALIVE)
         try:
             while True:
@@ -629,7 +689,8 @@ class EngineRecordStore:
                 response = self._search(body)
                 pit_id = response.get("pit_id", pit_id)
                 hits = response["hits"]["hits"]
-                yield from read_hits(schema, checked, hits)
+                if hits:
+                    yield read_hit_columns(schema, checked, hits)
                 if len(hits) < checked.limit:
                     return
                 checked = replace(checked, after=last_sort_values(checked, hits[-1]))

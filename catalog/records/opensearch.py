@@ -1,6 +1,6 @@
 """The record store on OpenSearch 2/3 through opensearch-py: only the client calls."""
 
-from opensearchpy import NotFoundError, OpenSearch, helpers
+from opensearchpy import NotFoundError, OpenSearch, RequestError, helpers
 
 from catalog.records.engines import EngineRecordStore
 
@@ -9,6 +9,7 @@ class OpenSearchRecordStore(EngineRecordStore):
     engine_name = "OpenSearch"
     helpers = helpers
     not_found = NotFoundError
+    bad_request = RequestError
 
     @staticmethod
     def make_client(url: str) -> OpenSearch:

@@ -29,9 +29,10 @@ import re
 import secrets
 import sqlite3
 import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import partial
 from itertools import islice
 
 from sqlalchemy import (
@@ -61,7 +62,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex, DropTable
 
-from catalog.interfaces import RecordField, RecordPage, RecordQuery
+from catalog.interfaces import RecordBatch, RecordField, RecordPage, RecordQuery, RecordRows
 from catalog.records import (
     COUNT_EXACT_LIMIT,
     EXACT_TYPES,
@@ -484,7 +485,7 @@ class SqlRecordStore:
     def query(self, resource_id: str, query: RecordQuery) -> RecordPage:
         def work(connection: Connection, entry: _Entry) -> RecordPage:
             checked = check_query(list(entry.layout.fields), query)
-            rows, last = self._fetch(connection, entry.layout, checked, checked.limit)
+            rows, last = self._fetch(connection, entry.layout, checked)
             cursor = encode_cursor(checked, last) if last is not None else None
             if not checked.words and not checked.filters:
                 total, estimate = entry.row_count, False
@@ -518,49 +519,45 @@ class SqlRecordStore:
 
         return self._read(resource_id, work)
 
-    def export(self, resource_id: str, query: RecordQuery) -> Iterator[dict]:
+    def export(self, resource_id: str, query: RecordQuery) -> RecordRows:
         """Every matching row in the query's order, EXPORT_BATCH at a time by keyset; no
-        connection or transaction stays open while the caller consumes a batch."""
+        connection or transaction stays open while the caller consumes a batch. A batch is
+        made by column from the driver's own rows (on SQLite, dates, datetimes and booleans
+        converted a column at a time): no SQLAlchemy row and no dict per row."""
 
         def work(_connection: Connection, entry: _Entry):
             return entry, check_query(list(entry.layout.fields), query)
 
         # Checked now, so a bad query or resource fails before any row is streamed.
         entry, checked = self._read(resource_id, work)
-        return self._export(entry, replace(checked, limit=EXPORT_BATCH))
+        return RecordRows(self._export(entry, replace(checked, limit=EXPORT_BATCH)))
 
-    def _export(self, entry: _Entry, checked: CheckedQuery) -> Iterator[dict]:
+    def _export(self, entry: _Entry, checked: CheckedQuery) -> Iterator[RecordBatch]:
+        names = tuple(field.name for field in checked.fields)
+        readers = _column_readers(checked.fields, self.sqlite)
         while True:
             with self.engine.connect() as connection:
-                rows, last = self._fetch(connection, entry.layout, checked, checked.limit)
-            yield from rows
+                rows, last = self._select(connection, entry.layout, checked, driver_values=True)
+            if rows:
+                columns = list(zip(*rows, strict=True))
+                yield RecordBatch(names, columns[0], [read(columns) for read in readers])
             if last is None:
                 return
             checked = replace(checked, after=last)
 
     def _fetch(
-        self, connection: Connection, layout: _Layout, checked: CheckedQuery, limit: int
+        self, connection: Connection, layout: _Layout, checked: CheckedQuery
     ) -> tuple[list[dict], tuple | None]:
-        """Up to limit rows after checked.after, and the sort values of the last one when
-        more rows follow it."""
-        if limit == 0:
-            return [], None
-        sort = [(layout.column(field.name), descending) for field, descending in checked.sort]
-        output = [layout.table.c[ID]]
+        """Up to checked.limit rows after checked.after as dicts, and the sort values of
+        the last one when more rows follow it."""
+        result, last = self._select(connection, layout, checked)
         shape = []  # (field name, position, is a geo point)
+        position = 1
         for field in checked.fields:
-            shape.append((field.name, len(output), field.type == "geo_point"))
-            output.extend(layout.columns[field.name])
-        first_sort = len(output)
-        output.extend(column for column, _ in sort)
-        result: list = []
-        for where, order in self._phases(layout, checked, sort):
-            statement = select(*output).where(*where).order_by(*order)
-            result += connection.execute(statement.limit(limit + 1 - len(result))).all()
-            if len(result) > limit:
-                break
+            shape.append((field.name, position, field.type == "geo_point"))
+            position += len(layout.columns[field.name])
         rows = []
-        for values in result[:limit]:
+        for values in result:
             row = {ID: values[0]}
             for name, position, geo in shape:
                 if geo:
@@ -569,8 +566,51 @@ class SqlRecordStore:
                 else:
                     row[name] = values[position]
             rows.append(row)
-        last = tuple(result[limit - 1][first_sort:]) if len(result) > limit else None
         return rows, last
+
+    def _select(
+        self,
+        connection: Connection,
+        layout: _Layout,
+        checked: CheckedQuery,
+        driver_values: bool = False,
+    ) -> tuple[list, tuple | None]:
+        """Up to checked.limit rows after checked.after, each ``_id`` then the columns of
+        checked.fields, and the sort values of the last one when more rows follow it.
+
+        driver_values: the rows as the driver gives them (tuples; on SQLite, dates and
+        datetimes as text and booleans as 0 or 1), not converted by SQLAlchemy row by row;
+        the sort values are typed all the same, for the next batch's keyset."""
+        limit = checked.limit
+        if limit == 0:
+            return [], None
+        sort = [(layout.column(field.name), descending) for field, descending in checked.sort]
+        output = [layout.table.c[ID]]
+        for field in checked.fields:
+            output.extend(layout.columns[field.name])
+        first_sort = len(output)
+        output.extend(column for column, _ in sort)
+        result: list = []
+        for where, order in self._phases(layout, checked, sort):
+            statement = select(*output).where(*where).order_by(*order)
+            found = connection.execute(statement.limit(limit + 1 - len(result)))
+            if driver_values:
+                # The DBAPI cursor SQLAlchemy executed on, read past its row processing.
+                result += found.cursor.fetchall()
+                found.close()
+            else:
+                result += found.all()
+            if len(result) > limit:
+                break
+        if len(result) <= limit:
+            return result, None
+        last = tuple(result[limit - 1][first_sort:])
+        if driver_values and self.sqlite:
+            last = tuple(
+                _read_sqlite(field.type, value)
+                for (field, _descending), value in zip(checked.sort, last, strict=True)
+            )
+        return result[:limit], last
 
     def _phases(self, layout: _Layout, checked: CheckedQuery, sort: list) -> list:
         """(where, order by) of the one or two statements that give the rows after the
@@ -730,3 +770,47 @@ _SQLITE_STORE = {
     "date": date.isoformat,
     "datetime": lambda value: value.isoformat(" ", "microseconds"),
 }
+
+
+# How SQLite's driver gives back what SQLAlchemy's SQLite types store as text or 0/1.
+_SQLITE_READ = {
+    "date": date.fromisoformat,
+    "datetime": datetime.fromisoformat,
+    "boolean": bool,
+}
+
+
+def _read_sqlite(kind: str, value: object) -> object:
+    read = _SQLITE_READ.get(kind)
+    return value if value is None or read is None else read(value)
+
+
+def _column_readers(
+    fields: tuple[RecordField, ...], sqlite: bool
+) -> list[Callable[[list[tuple]], Sequence]]:
+    """For each field, a function from a batch's driver columns (``_id`` first, a geo
+    point's two after each other) to the field's typed values."""
+    readers = []
+    position = 1
+    for field in fields:
+        if field.type == "geo_point":
+            readers.append(partial(_points, position))
+            position += 2
+        else:
+            read = _SQLITE_READ.get(field.type) if sqlite else None
+            readers.append(partial(_column, position, read))
+            position += 1
+    return readers
+
+
+def _column(position: int, read: Callable | None, columns: list[tuple]) -> Sequence:
+    if read is None:
+        return columns[position]
+    return [None if value is None else read(value) for value in columns[position]]
+
+
+def _points(position: int, columns: list[tuple]) -> list:
+    return [
+        None if lat is None or lon is None else (lat, lon)
+        for lat, lon in zip(columns[position], columns[position + 1], strict=True)
+    ]

@@ -15,9 +15,10 @@ its staging object never appears.
 
 import hashlib
 import logging
+import math
 import uuid
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
@@ -26,11 +27,10 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from catalog.interfaces import ObjectInfo, StoredObject
+from catalog.interfaces import MultipartUpload, ObjectInfo, StoredObject
 from catalog.storage.disposition import attachment
-from catalog.storage.local import check_key, check_range
+from catalog.storage.local import READ_CHUNK, check_key, check_range
 
-CHUNK_SIZE = 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024
 # Parts read ahead while earlier ones are sent: throughput against memory per upload.
 PARTS_IN_MEMORY = 2
@@ -41,6 +41,15 @@ COPY_PART_SIZE = 512 * 1024 * 1024
 # rule expiring this prefix after a day clears what a killed process leaves behind.
 STAGING = ".uploads/"
 MISSING = ("404", "NoSuchKey", "NotFound")
+# S3's rules for a multipart upload: every part but the last at least MIN_PART bytes, at
+# most MAX_PART bytes and MAX_PARTS parts, and MAX_OBJECT bytes in all.
+MIN_PART = 5 * 1024 * 1024
+MAX_PART = 5 * 1024**3
+MAX_PARTS = 10_000
+MAX_OBJECT = 5 * 1024**4
+# What S3 answers to parts it does not hold, out of order, or too small to join.
+BAD_PARTS = ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML")
+DELETE_BATCH = 1000  # the most keys one DeleteObjects takes
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +218,104 @@ class S3ObjectStore:
         # S3 answers a delete of a missing key with success, as the port wants.
         self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
 
+    def copy(self, source: str, target: str, content_type: str, sha256: str) -> StoredObject:
+        size = self.stat(source).size
+        self.client.copy(
+            {"Bucket": self.bucket, "Key": self._name(source)},
+            self.bucket,
+            self._name(target),
+            ExtraArgs={
+                "ContentType": content_type,
+                "Metadata": {"sha256": sha256},
+                "MetadataDirective": "REPLACE",
+            },
+            Config=self.copy_transfer,
+        )
+        return StoredObject(target, size, sha256, content_type)
+
+    def remove_older(self, prefix: str, before: datetime) -> int:
+        where = self._name(prefix.rstrip("/")) + "/"
+        removed = 0
+        stale = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=where
+        ):
+            stale += [o["Key"] for o in page.get("Contents", []) if o["LastModified"] < before]
+        for start in range(0, len(stale), DELETE_BATCH):
+            batch = [{"Key": name} for name in stale[start : start + DELETE_BATCH]]
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            removed += len(batch)
+        # MinIO lists multipart uploads under a prefix only for an exact key: list them all
+        # and pick ours.
+        for page in self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket
+        ):
+            for upload in page.get("Uploads", []):
+                if upload["Key"].startswith(where) and upload["Initiated"] < before:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    removed += 1
+        return removed
+
+    def start_multipart_upload(
+        self, key: str, content_type: str, size: int, expires_seconds: int, part_count: int = 0
+    ) -> MultipartUpload:
+        part_size = multipart_part_size(size, part_count, self.part_size)
+        name = self._name(key)
+        upload_id = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=name, ContentType=content_type
+        )["UploadId"]
+        urls = [
+            self.client.generate_presigned_url(
+                "upload_part",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": name,
+                    "UploadId": upload_id,
+                    "PartNumber": number,
+                },
+                ExpiresIn=expires_seconds,
+            )
+            for number in range(1, max(1, math.ceil(size / part_size)) + 1)
+        ]
+        expires_at = datetime.now(UTC) + timedelta(seconds=expires_seconds)
+        return MultipartUpload(key, upload_id, part_size, urls, expires_at)
+
+    def complete_multipart_upload(
+        self, key: str, upload_id: str, parts: list[tuple[int, str]]
+    ) -> ObjectInfo:
+        given = [
+            # S3 answers each PUT with a quoted ETag; clients pass it on with or without.
+            {"PartNumber": number, "ETag": '"' + etag.strip().strip('"') + '"'}
+            for number, etag in sorted(parts)
+        ]
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self._name(key),
+                UploadId=upload_id,
+                MultipartUpload={"Parts": given},
+            )
+        except ClientError as error:
+            code = _code(error)
+            if code == "NoSuchUpload":
+                raise KeyError(upload_id) from error
+            if code in BAD_PARTS:
+                message = error.response.get("Error", {}).get("Message") or code
+                raise ValueError(message) from error
+            raise
+        return self.stat(key)
+
+    def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self._name(key), UploadId=upload_id
+            )
+        except ClientError as error:
+            if _code(error) != "NoSuchUpload":
+                raise
+
     def presigned_url(
         self,
         key: str,
@@ -246,6 +353,18 @@ class S3ObjectStore:
         return where
 
 
+def multipart_part_size(size: int, part_count: int = 0, preferred: int = PART_SIZE) -> int:
+    """The part size of a multipart upload of ``size`` bytes: ``preferred``, or what
+    ``part_count`` parts need, raised as S3's limits ask (at least MIN_PART, at most
+    MAX_PARTS parts). ValueError for a size no upload in parts can take."""
+    if size <= 0 or size > MAX_OBJECT:
+        raise ValueError(f"a multipart upload takes 1 to {MAX_OBJECT} bytes, not {size}")
+    if not 0 <= part_count <= MAX_PARTS:
+        raise ValueError(f"a multipart upload has 1 to {MAX_PARTS} parts, not {part_count}")
+    wanted = math.ceil(size / part_count) if part_count else preferred
+    return min(MAX_PART, max(MIN_PART, wanted, math.ceil(size / MAX_PARTS)))
+
+
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
@@ -253,7 +372,7 @@ def _code(error: ClientError) -> str:
 def _chunks(body) -> Iterator[bytes]:
     # Closing the body when the reader stops early hands the connection back to the pool.
     try:
-        yield from body.iter_chunks(CHUNK_SIZE)
+        yield from body.iter_chunks(READ_CHUNK)  # as the local store's, for the same reason
     finally:
         body.close()
 

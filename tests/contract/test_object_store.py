@@ -19,7 +19,7 @@ import pytest
 
 from catalog.storage import object_store_from_settings
 from catalog.storage.local import LocalObjectStore, UnsafeKey
-from catalog.storage.s3 import S3ObjectStore, S3StoreError
+from catalog.storage.s3 import S3ObjectStore, S3StoreError, multipart_part_size
 
 S3_ENDPOINT_URL = os.environ.get("OPENDATA_TEST_S3_ENDPOINT_URL")
 S3_BUCKET = os.environ.get("OPENDATA_TEST_S3_BUCKET", "opendata-test")
@@ -469,3 +469,114 @@ def test_s3_bucket_and_prefix_come_from_the_url(url, bucket, prefix):
 def test_s3_urls_without_a_bucket_or_with_an_unsafe_prefix_are_refused(url):
     with pytest.raises(ValueError, match=r"bucket|unsafe"):
         S3ObjectStore.from_settings(_s3_settings(url))
+
+
+# Copies, clean-ups and multipart uploads: what steward uploads ask of every store. A
+# multipart upload sends its parts straight to S3; the local folder takes none.
+
+
+def test_copy_stores_an_object_again_under_another_key(store):
+    payload = "学校名称,地址\n南庄中学,南庄镇\n".encode() * 1000
+    digest = hashlib.sha256(payload).hexdigest()
+    store.put("uploads/edu/s/a1/学校.csv", io.BytesIO(payload), "application/octet-stream")
+    copied = store.copy("uploads/edu/s/a1/学校.csv", "edu/s/r1/v1/学校.csv", "text/csv", digest)
+    assert (copied.key, copied.size, copied.sha256, copied.content_type) == (
+        "edu/s/r1/v1/学校.csv",
+        len(payload),
+        digest,
+        "text/csv",
+    )
+    assert b"".join(store.open("edu/s/r1/v1/学校.csv")) == payload
+    assert store.stat("edu/s/r1/v1/学校.csv").content_type.startswith("text/csv")
+    assert _everything_stored(store) == ["edu/s/r1/v1/学校.csv", "uploads/edu/s/a1/学校.csv"]
+    if isinstance(store, S3ObjectStore):
+        head = store.client.head_object(Bucket=store.bucket, Key=store.prefix + copied.key)
+        assert head["Metadata"] == {"sha256": digest}
+    with pytest.raises(KeyError):
+        store.copy("no/such/object", "edu/s/r2/v1/x.csv", "text/csv", digest)
+    with pytest.raises(UnsafeKey):
+        store.copy("uploads/edu/s/a1/学校.csv", "../escape", "text/csv", digest)
+    assert len(_everything_stored(store)) == 2
+
+
+def test_remove_older_removes_old_objects_under_the_prefix_only(store):
+    for key in ("uploads/a/1/x.csv", "uploads/b/2/y.csv", "kept/z.csv", "uploadsx/w.csv"):
+        store.put(key, io.BytesIO(b"a,b\n"), "text/csv")
+    now = datetime.now(UTC)
+    assert store.remove_older("uploads/", now - timedelta(hours=1)) == 0
+    assert len(_everything_stored(store)) == 4
+    assert store.remove_older("uploads/", now + timedelta(minutes=5)) == 2
+    assert _everything_stored(store) == ["kept/z.csv", "uploadsx/w.csv"]
+    assert store.remove_older("nothing-here/", now + timedelta(minutes=5)) == 0
+    with pytest.raises(UnsafeKey):
+        store.remove_older("../", now)
+
+
+def test_multipart_uploads_go_straight_to_the_store(store):
+    size, key = 12 * MiB, "uploads/edu/s/m1/学校.csv"
+    upload = store.start_multipart_upload(key, "application/octet-stream", size, 300, 3)
+    if isinstance(store, LocalObjectStore):
+        assert upload is None
+        with pytest.raises(KeyError):
+            store.complete_multipart_upload(key, "any", [(1, "etag")])
+        store.abort_multipart_upload(key, "any")
+        assert _everything_stored(store) == []
+        return
+    assert (upload.key, upload.part_size, len(upload.part_urls)) == (key, 5 * MiB, 3)
+    assert upload.expires_at > datetime.now(UTC)
+    payload = Payload(size).readall()
+    parts = []
+    for number, url in enumerate(upload.part_urls, start=1):
+        assert url.startswith(f"{S3_ENDPOINT_URL}/{S3_BUCKET}/")
+        piece = payload[(number - 1) * upload.part_size : number * upload.part_size]
+        answer = httpx.put(url, content=piece, timeout=30)
+        assert answer.status_code == 200, answer.text
+        parts.append((number, answer.headers["ETag"]))
+    assert _everything_stored(store) == [f"(upload) {store.prefix}{key}"]
+    with pytest.raises(ValueError):
+        store.complete_multipart_upload(key, upload.upload_id, [parts[0], (2, '"0000"')])
+    info = store.complete_multipart_upload(key, upload.upload_id, parts)
+    assert info.size == size
+    assert _read_back(store, key)[:2] == (size, Payload.digest(size))
+    with pytest.raises(KeyError):
+        store.complete_multipart_upload(key, upload.upload_id, parts)  # done already
+    assert _everything_stored(store) == [key]
+
+
+def test_multipart_uploads_can_be_aborted_or_left_to_the_clean_up(store):
+    upload = store.start_multipart_upload("uploads/x/1/a.csv", "text/csv", 100, 60)
+    if isinstance(store, LocalObjectStore):
+        assert upload is None
+        return
+    assert (upload.part_size, len(upload.part_urls)) == (16 * MiB, 1)
+    assert httpx.put(upload.part_urls[0], content=b"a,b\n", timeout=30).status_code == 200
+    store.abort_multipart_upload("uploads/x/1/a.csv", upload.upload_id)
+    store.abort_multipart_upload("uploads/x/1/a.csv", upload.upload_id)  # no error twice
+    assert _everything_stored(store) == []
+    left = store.start_multipart_upload("uploads/x/2/b.csv", "text/csv", 100, 60)
+    assert len(_everything_stored(store)) == 1
+    assert store.remove_older("uploads/", datetime.now(UTC) - timedelta(hours=1)) == 0
+    assert store.remove_older("uploads/", datetime.now(UTC) + timedelta(minutes=5)) == 1
+    assert _everything_stored(store) == []
+    with pytest.raises(KeyError):
+        store.complete_multipart_upload("uploads/x/2/b.csv", left.upload_id, [(1, "x")])
+
+
+@pytest.mark.parametrize(
+    ("size", "parts", "part_size"),
+    [
+        (12 * MiB, 3, 5 * MiB),  # S3's smallest part, so fewer parts than asked
+        (100 * MiB, 0, 16 * MiB),  # the store's own size
+        (100 * MiB, 2, 50 * MiB),
+        (1, 0, 16 * MiB),
+        (10**12, 0, 10**8),  # at most 10,000 parts
+    ],
+)
+def test_multipart_part_sizes_keep_to_s3_rules(size, parts, part_size):
+    assert multipart_part_size(size, parts) == part_size
+
+
+@pytest.mark.parametrize(("size", "parts"), [(0, 0), (-1, 0), (MiB, 10_001), (6 * 1024**4, 0)])
+def test_multipart_sizes_s3_cannot_take_are_refused(size, parts):
+    with pytest.raises(ValueError, match="multipart upload"):
+        multipart_part_size(size, parts)

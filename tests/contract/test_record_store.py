@@ -5,10 +5,13 @@ URLs are set and catalog.records.engines exists.
 Expected answers come from plain Python over the same rows (tests/fixtures/records.py), so
 each test says what the port promises, not what one engine happens to do."""
 
+import base64
+import json
 import os
 import uuid
 from collections import Counter
 from dataclasses import fields as dataclass_fields
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -19,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from catalog.db import create_database_engine
 from catalog.interfaces import RecordField, RecordFilter, RecordQuery
-from catalog.records import MAX_LIMIT
+from catalog.records import EXPORT_BATCH, MAX_LIMIT
 from catalog.records.sql import SqlRecordStore
 from tests.fixtures.records import SCHOOL_FIELDS, STREETS, school_rows
 
@@ -477,6 +480,68 @@ def test_cursor_is_checked(record_store, schools):
         record_store.query(schools, other_sort)
 
 
+def _cursor_pit(cursor: str) -> str | None:
+    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))).get("pit")
+
+
+def test_pages_by_cursor_read_one_snapshot_on_the_engines(record_store, scratch, backend):
+    """On the engines a walk by cursor reads the point in time its first page opened; on
+    SQL (keyset) rows appended meanwhile show up in their place."""
+    record_store.create(scratch, SCHOOL_FIELDS)
+    record_store.append(scratch, iter(ROWS[:30]))
+    query = RecordQuery(fields=("名称",), limit=10)
+    first = record_store.query(scratch, query)
+    record_store.append(scratch, iter(ROWS[30:40]))
+    walked, cursor = _ids(first.rows), first.next_cursor
+    while cursor:
+        page = record_store.query(scratch, replace(query, cursor=cursor))
+        walked, cursor = walked + _ids(page.rows), page.next_cursor
+    if backend in ENGINE_URLS:
+        assert walked == _ids(ROWS[:30])
+    else:
+        assert walked == _ids(ROWS[:40])
+    # A fresh walk sees the new rows.
+    assert _ids(_page_through(record_store, scratch, query)) == _ids(ROWS[:40])
+
+
+def test_a_page_that_is_the_last_opens_no_point_in_time(record_store, schools, backend):
+    if backend not in ENGINE_URLS:
+        pytest.skip("points in time are the engines'")
+    opened = []
+    open_pit = record_store._open_pit
+    record_store._open_pit = lambda *args: opened.append(args) or open_pit(*args)
+    try:
+        assert record_store.query(schools, RecordQuery(limit=len(ROWS))).next_cursor is None
+        assert not opened
+        cursor = record_store.query(schools, RecordQuery(limit=10)).next_cursor
+        assert len(opened) == 1 and _cursor_pit(cursor)
+    finally:
+        del record_store._open_pit
+
+
+def test_an_expired_cursor_says_start_again(record_store, schools, backend):
+    if backend not in ENGINE_URLS:
+        pytest.skip("keyset cursors on SQL do not expire")
+    query = RecordQuery(limit=10)
+    cursor = record_store.query(schools, query).next_cursor
+    record_store._close_pit(_cursor_pit(cursor))  # as its keep-alive running out would
+    with pytest.raises(ValueError, match="expired"):
+        record_store.query(schools, replace(query, cursor=cursor))
+
+
+def test_a_cursor_does_not_read_another_resource(record_store, schools, scratch, backend):
+    record_store.create(scratch, SCHOOL_FIELDS)
+    record_store.append(scratch, iter(ROWS[:20]))
+    query = RecordQuery(limit=10)
+    cursor = record_store.query(scratch, query).next_cursor
+    if backend in ENGINE_URLS:
+        with pytest.raises(ValueError, match="cursor"):
+            record_store.query(schools, replace(query, cursor=cursor))
+    else:  # a keyset cursor is only sort values: it pages the other resource from there
+        page = record_store.query(schools, replace(query, cursor=cursor))
+        assert _ids(page.rows) == _ids(ROWS[10:20])
+
+
 def test_field_selection(record_store, schools):
     page = record_store.query(schools, RecordQuery(fields=("位置", "名称", "_id"), limit=5))
     assert page.rows == [
@@ -562,6 +627,58 @@ def test_export_checks_its_query_before_streaming(record_store, schools):
         record_store.export(schools, RecordQuery(sort=(("校长", "asc"),)))
     with pytest.raises(KeyError):
         record_store.export(str(uuid.uuid4()), RecordQuery())
+
+
+def _from_batches(batches) -> list[dict]:
+    rows = []
+    for batch in batches:
+        assert len(batch.ids) <= EXPORT_BATCH
+        assert all(len(column) == len(batch.ids) for column in batch.columns)
+        for position, row_id in enumerate(batch.ids):
+            row = {"_id": row_id}
+            row.update(
+                (name, column[position])
+                for name, column in zip(batch.fields, batch.columns, strict=True)
+            )
+            rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        RecordQuery(),
+        RecordQuery(sort=(("建校日期", "desc"), ("公办", "asc"))),
+        RecordQuery(q="小学", fields=("位置", "名称", "更新时间")),
+        RecordQuery(
+            filters=(RecordFilter("学生人数", "range", gte=1000),), sort=(("占地面积", "asc"),)
+        ),
+    ],
+    ids=["all", "sorted", "fields", "filtered"],
+)
+def test_export_batches_by_column_hold_the_exported_rows(record_store, schools, query):
+    """The batches (what file exports write from) give the rows iterating gives, typed
+    alike, in the query's fields and order."""
+    batches = list(record_store.export(schools, query).batches())
+    wanted = query.fields or tuple(field.name for field in SCHOOL_FIELDS)
+    assert {batch.fields for batch in batches} == {wanted}
+    assert _from_batches(batches) == list(record_store.export(schools, query))
+    expected = [
+        {"_id": row["_id"], **{name: row[name] for name in wanted}} for row in _expected(query)
+    ]
+    assert _from_batches(batches) == expected
+    assert len(batches) == -(-len(expected) // EXPORT_BATCH)
+
+
+def test_export_is_read_one_way(record_store, schools):
+    rows = record_store.export(schools, RecordQuery())
+    assert next(rows)["_id"] == 1
+    with pytest.raises(RuntimeError):
+        rows.batches()
+    rows.close()  # stopping early lets go of what the store holds (a point in time)
+    early = record_store.export(schools, RecordQuery())
+    assert len(next(early.batches()).ids) == min(len(ROWS), EXPORT_BATCH)
+    early.close()
 
 
 # -- the SQL store's own promises --------------------------------------------------------------
