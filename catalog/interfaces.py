@@ -124,6 +124,9 @@ class SearchQuery:
     limit: int = 20
     # Labels the caller holds (catalog.policy.actor_labels); None means no restriction.
     labels: frozenset[str] | None = frozenset()
+    # Datasets left out whatever their indexed labels say: changed ones the caller may no
+    # longer see whose new document has not reached the index yet.
+    exclude_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

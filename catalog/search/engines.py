@@ -155,7 +155,15 @@ def build_search_body(query: SearchQuery) -> dict:
             )
         must.append({"bool": {"should": should, "minimum_should_match": 1}})
     return {
-        "query": {"bool": {"filter": filters, "must": must}},
+        "query": {
+            "bool": {
+                "filter": filters,
+                "must": must,
+                "must_not": [{"ids": {"values": sorted(query.exclude_ids)}}]
+                if query.exclude_ids
+                else [],
+            }
+        },
         "sort": SORTS[query.sort],
         "from": query.offset,
         "size": query.limit,

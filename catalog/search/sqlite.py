@@ -298,6 +298,9 @@ def _where(g: int, query: SearchQuery) -> tuple[str, list]:
             f"EXISTS (SELECT 1 FROM labels_{g} l WHERE l.doc_id = d.id AND l.label IN ({marks}))"
         )
         params.extend(sorted(query.labels))
+    if query.exclude_ids:
+        clauses.append(f"d.id NOT IN ({','.join('?' * len(query.exclude_ids))})")
+        params.extend(sorted(query.exclude_ids))
     for field, values in query.filters:
         marks = ",".join("?" * len(values)) or "NULL"
         clauses.append(

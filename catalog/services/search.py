@@ -95,6 +95,7 @@ def search_datasets(
             offset=(page - 1) * per_page,
             limit=per_page,
             labels=search_labels(actor),
+            exclude_ids=hidden_pending(session, actor),
         )
     )
     ids = [hit.id for hit in result.hits]
@@ -116,6 +117,15 @@ def search_datasets(
     shown = {d.id for d in items}
     highlights = {hit.id: hit.highlights for hit in result.hits if hit.id in shown}
     return DatasetPage(items, result.total, page, per_page, facets, highlights)
+
+
+def hidden_pending(session: Session, actor: Actor) -> frozenset[str]:
+    """Datasets with a change not yet indexed that the actor may not see now (or that are
+    gone): their documents may still carry the labels of before, so a search leaves them
+    out, and no total or facet count can show what the policy now hides."""
+    pending = select(SearchOutbox.dataset_id).distinct()
+    visible = select(Dataset.id).where(Dataset.id.in_(pending), visible_clause(actor, Dataset))
+    return frozenset(session.scalars(pending.except_(visible)))
 
 
 def suggest_titles(

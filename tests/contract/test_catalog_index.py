@@ -300,3 +300,10 @@ def test_title_sort_is_the_same_on_every_backend(index):
     index.upsert([document(doc_id, title) for doc_id, title in titles.items()])
     # Letters without regard to case (ties by id), then Chinese by code point: 公 < 教.
     assert ids(search(index, sort="title")) == ["a", "f", "c", "b", "e", "d"]
+
+
+def test_excluded_ids_leave_hits_totals_and_facets(loaded):
+    result = search(loaded, exclude_ids=frozenset({"schools"}), facets=("department",))
+    assert sorted(ids(result)) == ["bus", "insurance"]
+    assert result.total == 2
+    assert dict(result.facets["department"]) == {"health": 1, "transport": 1}

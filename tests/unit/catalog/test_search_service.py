@@ -99,6 +99,19 @@ def test_changes_reach_the_index_through_the_outbox(session, backends, world):
     assert session.query(SearchOutbox).count() == 0
 
 
+def test_a_dataset_hidden_by_a_change_not_yet_indexed_is_not_counted(session, backends, world):
+    update_dataset(
+        session, SYSTEM, "schools", DatasetValues(open_type="not_open", share_type="not_shared")
+    )
+    # Its document still says "public" until the outbox drains: totals and facets must not.
+    anonymous = search(session, backends, q="学校")
+    assert (anonymous.total, titles(anonymous), anonymous.facets["department"]) == (0, [], [])
+    owner = actor_for_user(session, make_user(session, department=world["education"]))
+    assert titles(search(session, backends, owner, q="学校")) == ["区教育局学校名录"]
+    index_pending(session, backends.catalog_index)
+    assert search(session, backends, q="学校").total == 0
+
+
 class BrokenIndex:
     def upsert(self, documents):
         raise ConnectionError("engine down")
