@@ -18,7 +18,16 @@ import time
 from bench.backends import Workspace
 from bench.common import machine_note, say
 
-BENCHMARKS = ("index_records", "query_latency", "export_records", "ingest_csv")
+BENCHMARKS = (
+    "index_records",
+    "query_latency",
+    "export_records",
+    "ingest_csv",
+    "relevance",
+    "harvest_ckan",
+    "download_file",
+    "api_throughput",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         "query_latency": sizes + (["--datasets", str(args.datasets)] if args.datasets else []),
         "export_records": sizes,
         "ingest_csv": ["--rows", str(args.rows)] if args.rows else [],
+        "relevance": [],
+        "harvest_ckan": [],
+        "download_file": [],
+        "api_throughput": [],
     }
     print(f"# bench.run_all{' --small' if args.small else ''}: {machine_note()}", flush=True)
     data_dir = tempfile.mkdtemp(prefix="opendata-bench-")
