@@ -30,7 +30,14 @@ from sqlalchemy.orm import Session
 from catalog.backends import Backends
 from catalog.errors import CatalogError, Conflict, Forbidden, InvalidInput, NotFound
 from catalog.exports import FORMATS, ExportOptions, check_exportable
-from catalog.interfaces import ObjectStore, RecordFilter, RecordQuery, RecordStore
+from catalog.interfaces import (
+    ObjectStore,
+    RecordBatch,
+    RecordFilter,
+    RecordQuery,
+    RecordRows,
+    RecordStore,
+)
 from catalog.models import ExportJob, Resource, User, utcnow
 from catalog.policy import Action, Actor, require
 from catalog.services.audit import record_event
@@ -438,7 +445,22 @@ class _CountingRecords:
 
     def export(self, resource_id: str, query: RecordQuery) -> Iterator[dict]:
         # Called at once, so the store's checks still come before the first row.
-        return self._counted(self._store.export(resource_id, query))
+        rows = self._store.export(resource_id, query)
+        if isinstance(rows, RecordRows):
+            # Batches stay batches: the export's column-wise masking and CSV writing.
+            return RecordRows(self._counted_batches(rows))
+        return self._counted(rows)
+
+    def _counted_batches(self, rows: RecordRows) -> Iterator[RecordBatch]:
+        try:
+            for batch in rows.batches():
+                before = self.rows
+                self.rows += len(batch.ids)
+                if self.rows // PROGRESS_EVERY > before // PROGRESS_EVERY:
+                    self._report(self.rows)
+                yield batch
+        finally:
+            rows.close()
 
     def _counted(self, rows: Iterator[dict]) -> Iterator[dict]:
         try:
