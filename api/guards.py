@@ -1,11 +1,13 @@
-"""Input refused before any endpoint of the REST API (/api/v1) sees it.
+"""Input refused before any endpoint sees it: NUL characters, which PostgreSQL cannot store.
 
-The CKAN-compatible /api/3 answers in CKAN's error envelope, so it checks its own input.
+The REST API (/api/v1) answers in its problem-details shape; every other path (pages, the
+CKAN-compatible /api/3, DCAT and data.json) with a plain HTTP error that its own error
+handlers render (an HTML page, CKAN's envelope).
 """
 
 import json
 
-from flask import request
+from flask import abort, request
 
 from api.errors import problem
 
@@ -22,6 +24,10 @@ def refuse_nul_characters():
     422 naming where it was.
     """
     if not request.path.startswith(REST_PREFIX):
+        if NUL in request.path:
+            abort(404)
+        if b"%00" in request.query_string or b"\x00" in request.query_string:
+            abort(400, NUL_MESSAGE)
         return None
     if NUL in request.path:
         return problem(404, "Not found: no identifier contains a NUL character.")

@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
-from api import API_DOCS_PATH, API_PREFIX
+from api import API_DOCS_PATH
 from api.context import SESSION_USER_KEY, backends, current_actor, db
 from api.errors import STATUS_OF
 from api.uploads.resources import current_uploads
@@ -391,7 +391,7 @@ def layout_values() -> dict:
         "site_name": current_app.extensions["opendata.settings"].site_name,
         "viewer": viewer,
         "login_next": safe_next(here) if request.endpoint != "pages.login" else None,
-        "api_docs_url": API_PREFIX + "/openapi.json",
+        "api_docs_url": API_DOCS_PATH,
     }
 
 

@@ -110,3 +110,10 @@ def test_every_operation_declares_its_problem_answers(client):
                     missing.append(f"{method.upper()} {path} {code}")
     assert not missing
     assert "Retry-After" in components["Problem429"]["headers"]
+
+
+def test_nul_characters_outside_the_rest_api_are_plain_http_errors(client):
+    assert client.get("/datasets/a%00b").status_code == 404
+    assert client.get("/datasets?q=%00").status_code == 400
+    assert client.get("/api/3/action/package_show?id=a%00b").status_code == 400
+    assert client.get("/dataset/a%00b.ttl").status_code == 404

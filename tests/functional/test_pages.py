@@ -146,7 +146,7 @@ def test_home_counts_only_what_the_visitor_may_see(client, session, backends, ed
     assert "禅城区中小学校名录" in html
     assert "内部台账" not in html and "草稿数据" not in html
     assert re.search(r"教育文化</span><span class=\"themes__count\">1</span>", html)
-    assert 'href="/api/v1/openapi.json"' in html
+    assert 'href="/api/v1/docs"' in html
 
 
 def test_home_counts_hidden_datasets_for_their_own_department(client, session, backends, health):
