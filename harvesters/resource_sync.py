@@ -318,16 +318,28 @@ def row_errors(job_id: str, remote_id: str, item: TakenResource) -> list[Harvest
         return [
             error(f"{name}: stored as a file but not loaded as records: {item.records.refusal}")
         ]
-    if not report.rows_failed:
-        return []
-    lines = [
-        error(
-            f"{name}: {report.rows_failed} rows did not fit their fields ({report.values_failed} "
-            f"values); rows with a bad value are loaded with it empty, ragged rows are left out. "
-            f"The first {len(report.failures)} follow."
+    lines = []
+    if report.rows_failed:
+        lines.append(
+            error(
+                f"{name}: {report.rows_failed} rows did not fit their fields "
+                f"({report.values_failed} values); rows with a bad value are loaded with it "
+                f"empty, ragged rows are left out. The first {len(report.failures)} follow."
+            )
         )
-    ]
-    for failure in report.failures:
-        where = f"line {failure.line}" + (f", field {failure.field}" if failure.field else "")
-        lines.append(error(f"{name}: {where}: {failure.message}", failure.raw))
+        for failure in report.failures:
+            where = f"line {failure.line}" + (f", field {failure.field}" if failure.field else "")
+            lines.append(error(f"{name}: {where}: {failure.message}", failure.raw))
+    if report.lines_skipped:
+        # Titles above the header and notes below the data are not records, but a steward
+        # must be able to see that they were left out (a short data row can look like one).
+        lines.append(
+            error(
+                f"{name}: {report.lines_skipped} lines were not loaded as records (before the "
+                f"header, or notes after the data). The first {len(report.skipped_lines)} "
+                "follow."
+            )
+        )
+        for skipped in report.skipped_lines:
+            lines.append(error(f"{name}: line {skipped.line}: {skipped.reason}", skipped.text))
     return lines

@@ -48,6 +48,7 @@ GDP = TABULAR / "nbs_province_annual__gdp__gbk.csv"
 PROVINCES = TABULAR / "nbs_division_codes_2023__provinces.csv"
 CITIES = TABULAR / "nbs_division_codes_2023__cities.csv"
 WELLS = TABULAR / "acumar_monitoring_wells__semicolon.csv"
+GDP_GBK = TABULAR / "nbs_province_annual__gdp__gbk.csv"
 NOT_A_TABLE = TABULAR / "semic_dcat-ap_3.0.1__bee-population-series-combined__INVALID.ttl"
 BUS_STOPS = GEO / "shanghai_bus71_stops.geojson"
 LIMIT = 50 * 1024 * 1024
@@ -324,6 +325,18 @@ def test_bad_rows_are_reported_with_their_line_numbers(session, harvest):
     assert len(lines) == 6 and all(e.stage == "import" and e.remote_id == "wells" for e in lines)
     assert all("line " in e.message for e in lines)
     assert lines[-1].payload == "-34.55919444,-5850041667"
+    assert counts(session, harvest.job) == (1, 0, 0, 0, 0)
+
+
+def test_lines_that_are_not_data_are_reported_not_dropped(session, harvest):
+    # A statistics bureau export: title lines above the header, notes below the data.
+    gdp = file_resource(GDP_GBK, "gdp")
+    assert run(session, harvest, remote_dataset("gdp", gdp)) is Outcome.CREATED
+    errors = session.scalars(select(HarvestError).order_by(HarvestError.id)).all()
+    summary = [e for e in errors if "lines were not loaded as records" in e.message]
+    assert len(summary) == 1
+    skipped = [e for e in errors if e.id > summary[0].id]
+    assert skipped and all(": line " in e.message and e.payload for e in skipped)
     assert counts(session, harvest.job) == (1, 0, 0, 0, 0)
 
 
