@@ -207,11 +207,16 @@ def search() -> None:
 def search_reindex(context: Context) -> None:
     """Rebuild the index from the catalog into a new one and swap it in; search keeps
     answering meanwhile."""
+    from sqlalchemy import func, select
+
+    from catalog.models import Dataset
     from catalog.services.search import reindex_catalog
 
     context.backends.catalog_index.ensure()
     with context.backends.sessions() as session:
-        count = reindex_catalog(session, context.backends.catalog_index)
+        total = session.scalar(select(func.count()).select_from(Dataset))
+        with click.progressbar(length=total, label="重建索引", show_pos=True) as bar:
+            count = reindex_catalog(session, context.backends.catalog_index, bar.update)
     click.echo(f"Reindexed {count} datasets.")
 
 

@@ -4,7 +4,7 @@ The policy is applied inside the engine: the caller's labels go into the query, 
 totals and facet counts never include a dataset the caller may not see.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -177,7 +177,7 @@ def index_pending(session: Session, index: CatalogIndex, batch: int = OUTBOX_BAT
     return len(entries)
 
 
-def _all_documents(session: Session) -> Iterator[dict]:
+def _all_documents(session: Session, progress: Callable[[int], object]) -> Iterator[dict]:
     last_id = ""
     while True:
         chunk = session.scalars(
@@ -191,18 +191,22 @@ def _all_documents(session: Session) -> Iterator[dict]:
             return
         for dataset in chunk:
             yield dataset_document(dataset)
+        progress(len(chunk))
         last_id = chunk[-1].id
         session.expunge_all()
 
 
-def reindex_catalog(session: Session, index: CatalogIndex) -> int:
+def reindex_catalog(
+    session: Session, index: CatalogIndex, progress: Callable[[int], object] = lambda done: None
+) -> int:
     """Rebuild the index from the catalog into a new index and swap it in.
 
     Searches keep answering from the old index meanwhile. Datasets changed while the
     rebuild ran are written again afterwards (found through their audit events).
+    ``progress`` is told how many more datasets were read, batch by batch.
     """
     started = utcnow()
-    count = index.rebuild(_all_documents(session))
+    count = index.rebuild(_all_documents(session, progress))
     changed = list(
         session.scalars(
             select(AuditEvent.object_id)
