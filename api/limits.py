@@ -52,6 +52,10 @@ def caller_key() -> str:
         token = bearer_token()
     except Unauthorized:
         token = None
+    # CKAN clients send the token bare in Authorization, or in X-CKAN-API-Key.
+    bare = request.headers.get("Authorization", "").strip()
+    token = token or (bare if bare and " " not in bare else None)
+    token = token or request.headers.get("X-CKAN-API-Key", "").strip() or None
     if token:
         token_id = token_id_for(db(), token)
         if token_id is not None:

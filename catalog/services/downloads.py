@@ -110,10 +110,15 @@ def resource_file(
     stored = session.get(ResourceVersion, (resource.id, wanted))
     if stored is None and wanted != resource.version:
         raise NotFound(f"This resource has no version {wanted}.")
-    masked_only = any(f.get("sensitive") for f in resource.fields) and not can(
-        actor, Action.READ_SENSITIVE, dataset
-    )
     current = wanted == resource.version
+    # The sensitive flags describe the current file only. An earlier version's columns are
+    # not known, so to those outside the owning department an earlier table is refused.
+    may_hold_sensitive = (
+        any(f.get("sensitive") for f in resource.fields)
+        if current
+        else bool(resource.fields) or _looks_tabular(stored, resource)
+    )
+    masked_only = may_hold_sensitive and not can(actor, Action.READ_SENSITIVE, dataset)
     if stored is None:
         # A file stored before versions were kept: the resource row holds it.
         key, size, sha256 = resource.storage_key, resource.size, resource.sha256
@@ -134,6 +139,16 @@ def resource_file(
         file_name=_file_name(resource, wanted, current),
         masked_only=masked_only,
     )
+
+
+TABLE_MEDIA_TYPES = ("csv", "excel", "spreadsheet", "json", "geo")
+TABLE_SUFFIXES = (".csv", ".xlsx", ".xls", ".json", ".geojson", ".jsonl")
+
+
+def _looks_tabular(stored: ResourceVersion | None, resource: Resource) -> bool:
+    media_type = ((stored.media_type if stored else "") or resource.media_type).lower()
+    key = (stored.storage_key if stored else resource.storage_key or "").lower()
+    return any(word in media_type for word in TABLE_MEDIA_TYPES) or key.endswith(TABLE_SUFFIXES)
 
 
 def resource_versions(

@@ -101,6 +101,19 @@ def test_tokens_are_counted_apart_and_apart_from_their_address(client, session):
     assert client.get("/api/v1/themes").status_code == 200
 
 
+def test_ckan_clients_tokens_are_counted_per_token(client, session):
+    token = token_for(session, make_user(session, department=make_department(session)))
+    for headers in ({"Authorization": token}, {"X-CKAN-API-Key": token}):
+        status = client.get("/api/3/action/status_show", headers=headers)
+        assert status.status_code == 200
+    # Both spent the token's budget, not the address's.
+    assert client.get("/api/3/action/status_show").headers["X-RateLimit-Remaining"] == str(
+        LIMIT - 1
+    )
+    spent = client.get("/api/3/action/status_show", headers={"Authorization": token})
+    assert spent.headers["X-RateLimit-Remaining"] == str(LIMIT - 3)
+
+
 def test_anonymous_callers_are_counted_per_address(client):
     for _ in range(LIMIT):
         assert client.get("/api/v1/themes", **from_address("10.1.0.1")).status_code == 200
