@@ -13,6 +13,7 @@ from api.ckan.dictize import package_dict, resource_dict
 from api.ckan.registry import action
 from api.ckan.schemas import ckan_validation_error, dataset_values, link_resources, resource_values
 from api.context import backends, current_actor, db
+from api.uploads.resources import current_uploads
 from catalog.errors import InvalidInput
 from catalog.policy import Action, require
 from catalog.services.datasets import (
@@ -22,6 +23,9 @@ from catalog.services.datasets import (
     withdraw_dataset,
 )
 from catalog.services.resources import add_resource
+from catalog.services.upload_confirm import Confirmation, confirm_upload
+from catalog.services.upload_files import IncomingFile
+from catalog.services.uploads import stage_upload
 
 OCTET_STREAM = "application/octet-stream"
 
@@ -139,14 +143,27 @@ def resource_create(data: dict[str, Any]) -> dict[str, Any]:
         values = resource_values(data, None, "")
         resource = add_resource(session, actor, backends().object_store, dataset.slug, values)
         return resource_dict(resource, resource.dataset)
+    # The same way in as a steward's upload through REST or the portal form: programs
+    # refused, tables read with their fields (sensitive ones flagged as proposed) and
+    # loaded as records, nothing left behind when any of it fails.
     file_name = _file_name(upload)
-    stream = upload.stream
-    stream.seek(0, 2)
-    if stream.tell() == 0:
-        raise params.invalid("upload", "The file is empty.")
-    stream.seek(0)
-    values = resource_values(data, file_name, _media_type(upload, file_name))
-    resource = add_resource(
-        session, actor, backends().object_store, dataset.slug, values, stream, file_name
+    uploads = current_uploads()
+    proposal = stage_upload(
+        session,
+        actor,
+        uploads,
+        dataset.slug,
+        lambda: IncomingFile(upload.stream, file_name, _media_type(upload, file_name)),
     )
-    return resource_dict(resource, resource.dataset)
+    confirmed = confirm_upload(
+        session,
+        actor,
+        uploads,
+        dataset.slug,
+        Confirmation(
+            token=proposal.token,
+            name=params.text(data, "name") or None,
+            description=params.text(data, "description") or None,
+        ),
+    )
+    return resource_dict(confirmed.resource, confirmed.resource.dataset)

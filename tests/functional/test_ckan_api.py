@@ -644,10 +644,19 @@ def test_resource_create_streams_an_upload_to_the_object_store(client, world, ba
     resource = result(response)
     assert (resource["format"], resource["mimetype"], resource["size"]) == (
         "CSV",
-        "text/csv",
+        "text/csv; charset=utf-8",
         len(content),
     )
     assert resource["hash"] == hashlib.sha256(content).hexdigest()
+    # Taken in as a steward's upload is: read as a table and loaded as records.
+    assert resource["datastore_active"] is True
+    program = client.post(
+        f"{API}/resource_create",
+        data={"package_id": "schools", "upload": (io.BytesIO(b"MZ\x90\x00" * 64), "tool.exe")},
+        headers=world.owner,
+        content_type="multipart/form-data",
+    )
+    assert program.status_code == 409 and program.get_json()["success"] is False
     with backends.sessions() as session:
         key_in_store = session.get(Resource, resource["id"]).storage_key
     assert b"".join(backends.object_store.open(key_in_store)) == content
@@ -673,7 +682,7 @@ def test_resource_create_streams_an_upload_to_the_object_store(client, world, ba
         headers=world.owner,
         content_type="multipart/form-data",
     )
-    assert error(empty, 409, "Validation Error")["upload"] == ["The file is empty."]
+    assert error(empty, 409, "Validation Error")["file"] == ["The file is empty. 文件为空。"]
     script = call(
         client, "resource_create", world.owner, package_id="schools", url="javascript:alert(1)"
     )
