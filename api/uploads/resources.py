@@ -21,6 +21,7 @@ from api.uploads.schemas import (
     UploadArgsSchema,
 )
 from catalog.errors import InvalidInput
+from catalog.services.datasets import get_dataset_resource
 from catalog.services.upload_confirm import (
     Confirmation,
     ResourceChanges,
@@ -261,6 +262,13 @@ class NewVersion(MethodView):
 
 @blp.route("/<slug>/resources/<resource_id>")
 class ResourceMetadata(MethodView):
+    @blp.response(200, ResourceSchema)
+    def get(self, slug: str, resource_id: str):
+        """A resource's metadata: name, format, media type, size, sha256, version, its
+        fields (信息项, with their sensitive flags) and row count, for those who may see the
+        dataset (404 otherwise)."""
+        return get_dataset_resource(db(), current_actor(), slug, resource_id)[1]
+
     @blp.arguments(ResourcePatchSchema)
     @blp.response(200, ResourceSchema)
     @blp.doc(**WRITE)

@@ -208,6 +208,13 @@ def test_a_table_is_staged_confirmed_and_replaced_keeping_the_old_version(client
     assert replaced.get_json()["version"] == 2
     assert replaced.get_json()["resource"]["name"] == "区县代码"  # kept
     base = f"/api/v1/datasets/codes/resources/{rid}"
+    shown = client.get(base)  # metadata, for anyone who may see the dataset
+    assert shown.status_code == 200
+    assert (shown.get_json()["name"], shown.get_json()["sha256"]) == (
+        "区县代码",
+        hashlib.sha256(GDP_GBK).hexdigest(),
+    )
+    assert client.get(f"/api/v1/datasets/hidden/resources/{rid}").status_code == 404
     versions = client.get(f"{base}/versions", headers=world.steward).get_json()
     assert [(v["version"], v["current"]) for v in versions] == [(2, True), (1, False)]
     assert client.get(f"{base}/download", headers=world.steward).data == GDP_GBK
