@@ -4,15 +4,13 @@ anonymously is reachable by whoever holds its id, a random UUID."""
 
 from uuid import UUID
 
-from flask import Response, redirect, request
+from flask import Response
 from flask.views import MethodView
-from werkzeug.http import http_date, quote_etag
 
 from api import Blueprint
 from api.context import backends, current_actor, db
-from api.errors import problem
 from api.export_jobs.schemas import ExportJobSchema
-from api.http import RangeNotSatisfiable, not_modified, requested_range
+from api.http import file_response
 from api.resources.schemas import DownloadArgsSchema
 from catalog.services.export_jobs import (
     ExportFile,
@@ -21,7 +19,6 @@ from catalog.services.export_jobs import (
     open_export_file,
     presigned_export_file,
 )
-from catalog.storage.disposition import attachment
 
 blp = Blueprint(
     "export_jobs",
@@ -73,37 +70,12 @@ class ExportJobDownload(MethodView):
 
 
 def _serve(file: ExportFile, to_store: bool) -> Response:
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Last-Modified": http_date(file.modified_at),
-        "Content-Disposition": attachment(file.file_name),
-        "X-Content-Type-Options": "nosniff",
-        "ETag": quote_etag(file.sha256),
-        # Its requester's file: no shared cache may keep it.
-        "Cache-Control": "private, no-cache",
-    }
-    if not_modified(request, file.sha256, file.modified_at):
-        return Response(status=304, headers=headers)
-    try:
-        byte_range = requested_range(request, file.sha256, file.modified_at, file.size)
-    except RangeNotSatisfiable:
-        response = problem(416, f"The range starts past the end of the file ({file.size} bytes).")
-        response.headers["Content-Range"] = f"bytes */{file.size}"
-        return response
-    start, end = byte_range or (None, None)
-    status, length = 200, file.size
-    if byte_range is not None:
-        status, length = 206, end - start
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{file.size}"
-    headers["Content-Length"] = str(length)
-    if request.method == "HEAD":
-        return Response(status=status, headers=headers, content_type=file.media_type)
     session, actor, store = db(), current_actor(), backends().object_store
-    if to_store:
-        url = presigned_export_file(session, actor, store, file, PRESIGNED_SECONDS)
-        if url is not None:
-            response = redirect(url, code=302)
-            response.headers["Cache-Control"] = "no-store"
-            return response
-    chunks = open_export_file(session, actor, store, file, start, end)
-    return Response(chunks, status=status, headers=headers, content_type=file.media_type)
+    return file_response(
+        file,
+        "private, no-cache",  # its requester's file: no shared cache may keep it
+        lambda start, end: open_export_file(session, actor, store, file, start, end),
+        (lambda _start: presigned_export_file(session, actor, store, file, PRESIGNED_SECONDS))
+        if to_store
+        else None,
+    )

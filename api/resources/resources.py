@@ -1,11 +1,9 @@
-from flask import Response, redirect, request, url_for
+from flask import Response, redirect, url_for
 from flask.views import MethodView
-from werkzeug.http import http_date, quote_etag
 
 from api import Blueprint
 from api.context import backends, current_actor, db
-from api.errors import problem
-from api.http import RangeNotSatisfiable, not_modified, requested_range
+from api.http import file_response
 from api.resources.schemas import DownloadArgsSchema, ResourceVersionSchema
 from catalog.errors import Forbidden
 from catalog.services.downloads import (
@@ -16,7 +14,6 @@ from catalog.services.downloads import (
     resource_file,
     resource_versions,
 )
-from catalog.storage.disposition import attachment
 
 blp = Blueprint(
     "resources", __name__, url_prefix="/datasets", description="Resource files of datasets"
@@ -114,40 +111,17 @@ class ResourceVersionDownload(MethodView):
 
 
 def _serve(file: ResourceFile, to_store: bool) -> Response:
-    headers = {
-        "Accept-Ranges": "bytes" if file.size is not None else "none",
-        "Last-Modified": http_date(file.modified_at),
-        "Content-Disposition": attachment(file.file_name),
-        "X-Content-Type-Options": "nosniff",
-        # A replaced file keeps its address: caches must ask again, which costs a 304.
-        "Cache-Control": "no-cache",
-    }
-    if file.sha256:
-        headers["ETag"] = quote_etag(file.sha256)
-    if not_modified(request, file.sha256, file.modified_at):
-        return Response(status=304, headers=headers)
-    try:
-        byte_range = requested_range(request, file.sha256, file.modified_at, file.size)
-    except RangeNotSatisfiable:
-        response = problem(416, f"The range starts past the end of the file ({file.size} bytes).")
-        response.headers["Content-Range"] = f"bytes */{file.size}"
-        return response
-    start, end = byte_range or (None, None)
-    status, length = 200, file.size
-    if byte_range is not None:
-        status, length = 206, end - start
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{file.size}"
-    if length is not None:
-        headers["Content-Length"] = str(length)
-    if request.method == "HEAD":
-        return Response(status=status, headers=headers, content_type=file.media_type)
     session, actor, store = db(), current_actor(), backends().object_store
-    if to_store:
-        url = presigned_resource_file(session, actor, store, file, PRESIGNED_SECONDS, start)
-        if url is not None:
-            response = redirect(url, code=302)
-            response.headers["Cache-Control"] = "no-store"
-            return response
-    chunks = open_resource_file(session, actor, store, file, start, end)
-    # content_type, not mimetype: a GBK file must not be labelled charset=utf-8.
-    return Response(chunks, status=status, headers=headers, content_type=file.media_type)
+    return file_response(
+        file,
+        # A replaced file keeps its address: caches must ask again, which costs a 304.
+        "no-cache",
+        lambda start, end: open_resource_file(session, actor, store, file, start, end),
+        (
+            lambda start: presigned_resource_file(
+                session, actor, store, file, PRESIGNED_SECONDS, start
+            )
+        )
+        if to_store
+        else None,
+    )
