@@ -20,6 +20,8 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -436,3 +438,23 @@ class KeepAliveClient:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def run_bench_worker(module: str, worker_arg: str, workspace: "Workspace", bed: Bed) -> dict:
+    """Run ``python -m module --worker worker_arg`` on the bed in a fresh process (whose
+    memory high-water mark is then its own) and return the JSON its last line prints."""
+    command = [
+        sys.executable,
+        "-m",
+        module,
+        "--worker",
+        worker_arg,
+        "--data-dir",
+        str(workspace.root),
+        "--bed-key",
+        f"{bed.backend}-{bed.rows}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise RuntimeError(f"{module} --worker {worker_arg} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -29,7 +29,6 @@ flat and under 200 MB whatever the size.
 """
 
 import json
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -41,6 +40,7 @@ from bench.backends import (
     opensearch_client,
     opensearch_store_reason,
     psycopg_conninfo,
+    run_bench_worker,
     skip_reason,
     sql_record_table,
     waitress_server,
@@ -258,21 +258,7 @@ def worker(data_dir: str, key: str, mode: str) -> None:
 
 
 def run_worker(workspace: Workspace, bed: Bed, mode: str) -> dict:
-    command = [
-        sys.executable,
-        "-m",
-        "bench.export_records",
-        "--worker",
-        mode,
-        "--data-dir",
-        str(workspace.root),
-        "--bed-key",
-        f"{bed.backend}-{bed.rows}",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    if done.returncode != 0:
-        raise RuntimeError(f"{mode} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_bench_worker("bench.export_records", mode, workspace, bed)
 
 
 def main(argv: list[str] | None = None) -> int:

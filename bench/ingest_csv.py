@@ -20,13 +20,12 @@ streaming_bulk on OpenSearch). Its time includes making the rows with the genera
 
 import csv
 import json
-import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
-from bench.backends import Bed, Workspace, opensearch_store_reason, skip_reason
+from bench.backends import Bed, Workspace, opensearch_store_reason, run_bench_worker, skip_reason
 from bench.common import (
     FULL_ROWS,
     RECORD_FIELDS,
@@ -118,21 +117,7 @@ def worker(data_dir: str, key: str, csv_path: str) -> None:
 
 
 def run_worker(workspace: Workspace, bed: Bed, csv_path: Path) -> dict:
-    command = [
-        sys.executable,
-        "-m",
-        "bench.ingest_csv",
-        "--worker",
-        str(csv_path),
-        "--data-dir",
-        str(workspace.root),
-        "--bed-key",
-        f"{bed.backend}-{bed.rows}",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    if done.returncode != 0:
-        raise RuntimeError(f"ingest failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_bench_worker("bench.ingest_csv", str(csv_path), workspace, bed)
 
 
 # -- the parent -------------------------------------------------------------------------------
