@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 export PORT
+# Test processes (pytest-xdist): one a core, at most four, since they share the test servers.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
 
 .PHONY: run test install lint services services-stop bench clean
 
@@ -21,9 +23,9 @@ run: install
 	$(BIN)/opendata demo
 	$(BIN)/opendata serve --port $(PORT)
 
-## Lint, then the whole suite with branch coverage.
+## Lint, then the whole suite with branch coverage, on $(TEST_WORKERS) processes.
 test: install lint
-	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
+	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report=term-missing:skip-covered
 
 lint: install
 	$(BIN)/ruff check .
