@@ -25,37 +25,22 @@ Datetimes are stored naive: as the source gave them, or in UTC when the value wa
 """
 
 import json
-import re
 import secrets
 import sqlite3
-import string
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime
-from functools import partial
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import datetime
 from itertools import islice
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
     Connection,
-    Date,
-    DateTime,
-    Double,
     Engine,
     Index,
-    Integer,
     MetaData,
-    String,
     Table,
-    Text,
-    and_,
-    false,
     func,
     inspect,
     literal,
-    or_,
     select,
     text,
 )
@@ -65,75 +50,33 @@ from sqlalchemy.schema import CreateIndex, DropTable
 from catalog.interfaces import RecordBatch, RecordField, RecordPage, RecordQuery, RecordRows
 from catalog.records import (
     COUNT_EXACT_LIMIT,
-    EXACT_TYPES,
     EXPORT_BATCH,
-    ID,
     MAX_GROUPS,
-    NEEDS_COERCION,
     CheckedQuery,
     check_fields,
     check_group_field,
     check_query,
-    coerce,
     encode_cursor,
     resource_key,
 )
+from catalog.records.sql_layout import (
+    REGISTRY,
+    TABLE_NAME,
+    RegistryEntry,
+    TableLayout,
+    build_layout,
+    column_readers,
+    fts_ddl,
+    record_tables,
+    row_converter,
+)
+from catalog.records.sql_query import fetch_rows, select_rows, where_clauses
 
 SQLITE_BATCH = 10_000  # rows per executemany and per transaction on SQLite
 COPY_CHUNK = 50_000  # rows per COPY and per transaction on PostgreSQL
 INDEXED_TEXT_CHARS = 256  # longer text gets no B-tree (PostgreSQL refuses entries > 2.7 kB)
-FTS_MIN_CHARS = 3  # the trigram tokenizer matches nothing shorter
-LAYOUT_CACHE = 512
-ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-
-TABLE_NAME = re.compile(r"records_[0-9a-f]{32}_[0-9a-f]{8}")
-
-REGISTRY = MetaData()
-record_tables = Table(
-    "record_tables",
-    REGISTRY,
-    Column("resource_id", String(36), primary_key=True),
-    Column("table_name", String(63), nullable=False),
-    Column("fields_json", Text, nullable=False),
-    Column("row_count", BigInteger, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-# Byte order on PostgreSQL as on SQLite (and in the search engines), whatever the
-# database's locale: sorts, ranges and cursors then agree on every backend.
-TEXT = Text().with_variant(Text(collation="C"), "postgresql")
-COLUMN_TYPES = {
-    "text": TEXT,
-    "integer": BigInteger,
-    "number": Double,
-    "date": Date,
-    "datetime": DateTime,
-    "boolean": Boolean,
-}
-# INTEGER PRIMARY KEY is SQLite's rowid itself, so _id costs no extra index.
-ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
 B_TREE_TYPES = frozenset({"integer", "number", "date", "datetime", "text"})
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """A resource's table as SQLAlchemy sees it, built from the registry row."""
-
-    table: Table
-    fts: Table | None  # SQLite's full-text index, when there are text fields
-    fields: tuple[RecordField, ...]
-    columns: dict[str, tuple[Column, ...]]  # field name -> its column(s)
-
-    def column(self, name: str) -> Column:
-        return self.table.c[ID] if name == ID else self.columns[name][0]
-
-
-@dataclass(frozen=True)
-class _Entry:
-    key: str
-    table_name: str
-    row_count: int
-    layout: _Layout
+LAYOUT_CACHE = 512
 
 
 class SqlRecordStore:
@@ -147,7 +90,7 @@ class SqlRecordStore:
         self._trigram_ops: str | None = None  # the qualified operator class, when available
         self._trigram_note = ""
         self._ready = False
-        self._layouts: dict[str, _Layout] = {}
+        self._layouts: dict[str, TableLayout] = {}
 
     @classmethod
     def from_engine(cls, engine: Engine) -> "SqlRecordStore":
@@ -205,43 +148,19 @@ class SqlRecordStore:
 
     # -- the registry ----------------------------------------------------------------------
 
-    def _layout(self, table_name: str, fields: tuple[RecordField, ...]) -> _Layout:
+    def _layout(self, table_name: str, fields: tuple[RecordField, ...]) -> TableLayout:
         if not TABLE_NAME.fullmatch(table_name):
             raise ValueError(f"Unexpected record table name {table_name!r}.")
         layout = self._layouts.get(table_name)
         if layout is not None:
             return layout
-        metadata = MetaData()
-        columns: dict[str, tuple[Column, ...]] = {}
-        for i, field in enumerate(fields):
-            if field.type == "geo_point":
-                columns[field.name] = (Column(f"c{i}_lat", Double), Column(f"c{i}_lon", Double))
-            else:
-                columns[field.name] = (Column(f"c{i}", COLUMN_TYPES[field.type]),)
-        table = Table(
-            table_name,
-            metadata,
-            Column(ID, ID_TYPE, primary_key=True, autoincrement=False),
-            *(column for pair in columns.values() for column in pair),
-        )
-        fts = None
-        texts = [columns[f.name][0].name for f in fields if f.type == "text"]
-        if self.sqlite and texts:
-            fts_name = f"{table_name}_fts"
-            fts = Table(
-                fts_name,
-                metadata,
-                Column("rowid", Integer),
-                Column(fts_name, Text),  # FTS5's hidden column, the left side of MATCH
-                *(Column(name, Text) for name in texts),
-            )
         if len(self._layouts) >= LAYOUT_CACHE:
             self._layouts.clear()
-        layout = _Layout(table, fts, tuple(fields), columns)
+        layout = build_layout(table_name, fields, self.sqlite)
         self._layouts[table_name] = layout
         return layout
 
-    def _entry(self, connection: Connection, key: str) -> _Entry | None:
+    def _entry(self, connection: Connection, key: str) -> RegistryEntry | None:
         registry = record_tables.c
         row = connection.execute(
             select(registry.table_name, registry.fields_json, registry.row_count).where(
@@ -251,9 +170,11 @@ class SqlRecordStore:
         if row is None:
             return None
         fields = tuple(RecordField(**field) for field in json.loads(row.fields_json))
-        return _Entry(key, row.table_name, row.row_count, self._layout(row.table_name, fields))
+        return RegistryEntry(
+            key, row.table_name, row.row_count, self._layout(row.table_name, fields)
+        )
 
-    def _read(self, resource_id: str, work: Callable[[Connection, _Entry], object]):
+    def _read(self, resource_id: str, work: Callable[[Connection, RegistryEntry], object]):
         """Run work on the resource's current table. A create or drop may swap the table
         between our reading the registry and the table; then read the registry again."""
         self._ensure()
@@ -321,18 +242,10 @@ class SqlRecordStore:
                 )
             layout.table.create(connection)
             if layout.fts is not None:
-                connection.exec_driver_sql(self._fts_ddl(layout))
+                connection.exec_driver_sql(fts_ddl(layout))
             # Every earlier table of the resource, not only the registry's: one left by a
             # create that raced this one would otherwise stay forever.
             self._drop_tables(connection, key, keep=table_name)
-
-    def _fts_ddl(self, layout: _Layout) -> str:
-        # Every name here is one we made (TABLE_NAME, c<i>); FTS5 options take no parameters.
-        columns = ", ".join(c.name for c in layout.fts.columns[2:])
-        return (
-            f"CREATE VIRTUAL TABLE {layout.fts.name} USING fts5({columns}, "
-            f"content='{layout.table.name}', content_rowid='{ID}', tokenize='trigram')"
-        )
 
     def _drop_tables(self, connection: Connection, key: str, keep: str | None = None) -> None:
         prefix = f"records_{key.replace('-', '')}_"
@@ -362,7 +275,7 @@ class SqlRecordStore:
             entry = self._entry(connection, key)
         if entry is None:
             raise KeyError(f"No records for resource {key}.")
-        convert = _row_converter(entry.layout, self.sqlite)
+        convert = row_converter(entry.layout, self.sqlite)
         rows = iter(rows)
         if self.sqlite:
             added = self._insert_sqlite(entry, rows, convert)
@@ -374,7 +287,7 @@ class SqlRecordStore:
             self._build_indexes(entry.layout)
         return added
 
-    def _count_added(self, connection: Connection, entry: _Entry, added: int) -> None:
+    def _count_added(self, connection: Connection, entry: RegistryEntry, added: int) -> None:
         connection.execute(
             record_tables.update()
             .where(
@@ -384,7 +297,7 @@ class SqlRecordStore:
             .values(row_count=record_tables.c.row_count + added)
         )
 
-    def _insert_sqlite(self, entry: _Entry, rows: Iterator[dict], convert) -> int:
+    def _insert_sqlite(self, entry: RegistryEntry, rows: Iterator[dict], convert) -> int:
         layout = entry.layout
         insert = str(layout.table.insert().compile(dialect=self.engine.dialect))
         fts_insert = fts_positions = None
@@ -409,7 +322,7 @@ class SqlRecordStore:
             added += len(batch)
         return added
 
-    def _copy_postgres(self, entry: _Entry, rows: Iterator[dict], convert) -> int:
+    def _copy_postgres(self, entry: RegistryEntry, rows: Iterator[dict], convert) -> int:
         from psycopg import sql
 
         names = [column.name for column in entry.layout.table.columns]
@@ -431,7 +344,7 @@ class SqlRecordStore:
             if written < COPY_CHUNK:
                 return added
 
-    def _insert_core(self, entry: _Entry, rows: Iterator[dict], convert) -> int:
+    def _insert_core(self, entry: RegistryEntry, rows: Iterator[dict], convert) -> int:
         """executemany through SQLAlchemy: PostgreSQL on a driver without COPY."""
         names = [column.name for column in entry.layout.table.columns]
         insert = entry.layout.table.insert()
@@ -443,7 +356,7 @@ class SqlRecordStore:
             added += len(batch)
         return added
 
-    def _build_indexes(self, layout: _Layout) -> None:
+    def _build_indexes(self, layout: TableLayout) -> None:
         table = layout.table
         texts = [layout.columns[f.name][0] for f in layout.fields if f.type == "text"]
         with self.engine.begin() as connection:
@@ -483,9 +396,9 @@ class SqlRecordStore:
     # -- reading ---------------------------------------------------------------------------
 
     def query(self, resource_id: str, query: RecordQuery) -> RecordPage:
-        def work(connection: Connection, entry: _Entry) -> RecordPage:
+        def work(connection: Connection, entry: RegistryEntry) -> RecordPage:
             checked = check_query(list(entry.layout.fields), query)
-            rows, last = self._fetch(connection, entry.layout, checked)
+            rows, last = fetch_rows(connection, entry.layout, checked, sqlite=self.sqlite)
             cursor = encode_cursor(checked, last) if last is not None else None
             if not checked.words and not checked.filters:
                 total, estimate = entry.row_count, False
@@ -503,14 +416,16 @@ class SqlRecordStore:
         if limit < 1:
             raise ValueError("limit must be 1 or more.")
 
-        def work(connection: Connection, entry: _Entry) -> list[tuple[object, int]]:
+        def work(connection: Connection, entry: RegistryEntry) -> list[tuple[object, int]]:
             fields = list(entry.layout.fields)
             column = entry.layout.column(check_group_field(fields, field).name)
             checked = check_query(fields, replace(query, cursor=None, limit=0))
             count = func.count().label("n")
             statement = (
                 select(column, count)
-                .where(*self._where(entry.layout, checked), column.is_not(None))
+                .where(
+                    *where_clauses(entry.layout, checked, sqlite=self.sqlite), column.is_not(None)
+                )
                 .group_by(column)
                 .order_by(count.desc(), column.asc())
                 .limit(min(limit, MAX_GROUPS))
@@ -525,19 +440,21 @@ class SqlRecordStore:
         made by column from the driver's own rows (on SQLite, dates, datetimes and booleans
         converted a column at a time): no SQLAlchemy row and no dict per row."""
 
-        def work(_connection: Connection, entry: _Entry):
+        def work(_connection: Connection, entry: RegistryEntry):
             return entry, check_query(list(entry.layout.fields), query)
 
         # Checked now, so a bad query or resource fails before any row is streamed.
         entry, checked = self._read(resource_id, work)
         return RecordRows(self._export(entry, replace(checked, limit=EXPORT_BATCH)))
 
-    def _export(self, entry: _Entry, checked: CheckedQuery) -> Iterator[RecordBatch]:
+    def _export(self, entry: RegistryEntry, checked: CheckedQuery) -> Iterator[RecordBatch]:
         names = tuple(field.name for field in checked.fields)
-        readers = _column_readers(checked.fields, self.sqlite)
+        readers = column_readers(checked.fields, self.sqlite)
         while True:
             with self.engine.connect() as connection:
-                rows, last = self._select(connection, entry.layout, checked, driver_values=True)
+                rows, last = select_rows(
+                    connection, entry.layout, checked, sqlite=self.sqlite, driver_values=True
+                )
             if rows:
                 columns = list(zip(*rows, strict=True))
                 yield RecordBatch(names, columns[0], [read(columns) for read in readers])
@@ -545,100 +462,13 @@ class SqlRecordStore:
                 return
             checked = replace(checked, after=last)
 
-    def _fetch(
-        self, connection: Connection, layout: _Layout, checked: CheckedQuery
-    ) -> tuple[list[dict], tuple | None]:
-        """Up to checked.limit rows after checked.after as dicts, and the sort values of
-        the last one when more rows follow it."""
-        result, last = self._select(connection, layout, checked)
-        shape = []  # (field name, position, is a geo point)
-        position = 1
-        for field in checked.fields:
-            shape.append((field.name, position, field.type == "geo_point"))
-            position += len(layout.columns[field.name])
-        rows = []
-        for values in result:
-            row = {ID: values[0]}
-            for name, position, geo in shape:
-                if geo:
-                    lat, lon = values[position], values[position + 1]
-                    row[name] = None if lat is None or lon is None else (lat, lon)
-                else:
-                    row[name] = values[position]
-            rows.append(row)
-        return rows, last
-
-    def _select(
-        self,
-        connection: Connection,
-        layout: _Layout,
-        checked: CheckedQuery,
-        driver_values: bool = False,
-    ) -> tuple[list, tuple | None]:
-        """Up to checked.limit rows after checked.after, each ``_id`` then the columns of
-        checked.fields, and the sort values of the last one when more rows follow it.
-
-        driver_values: the rows as the driver gives them (tuples; on SQLite, dates and
-        datetimes as text and booleans as 0 or 1), not converted by SQLAlchemy row by row;
-        the sort values are typed all the same, for the next batch's keyset."""
-        limit = checked.limit
-        if limit == 0:
-            return [], None
-        sort = [(layout.column(field.name), descending) for field, descending in checked.sort]
-        output = [layout.table.c[ID]]
-        for field in checked.fields:
-            output.extend(layout.columns[field.name])
-        first_sort = len(output)
-        output.extend(column for column, _ in sort)
-        result: list = []
-        for where, order in self._phases(layout, checked, sort):
-            statement = select(*output).where(*where).order_by(*order)
-            found = connection.execute(statement.limit(limit + 1 - len(result)))
-            if driver_values:
-                # The DBAPI cursor SQLAlchemy executed on, read past its row processing.
-                result += found.cursor.fetchall()
-                found.close()
-            else:
-                result += found.all()
-            if len(result) > limit:
-                break
-        if len(result) <= limit:
-            return result, None
-        last = tuple(result[limit - 1][first_sort:])
-        if driver_values and self.sqlite:
-            last = tuple(
-                _read_sqlite(field.type, value)
-                for (field, _descending), value in zip(checked.sort, last, strict=True)
-            )
-        return result[:limit], last
-
-    def _phases(self, layout: _Layout, checked: CheckedQuery, sort: list) -> list:
-        """(where, order by) of the one or two statements that give the rows after the
-        cursor. Sorted on a field, the rows that have a value come first, in an order an
-        index on the field gives (the database's own place for NULLs then does not matter,
-        and the cursor's condition bounds the index scan), then those without one."""
-        where = self._where(layout, checked)
-        after = checked.after
-        (lead, descending), rest = sort[0], sort[1:]
-        if not rest:  # sorted on _id alone: the primary key
-            keyset = [_after(sort, after)] if after is not None else []
-            return [([*where, *keyset], [_order(lead, descending)])]
-        phases = []
-        if after is None or after[0] is not None:
-            keyset = [_after(sort, after, lead_may_be_null=False)] if after is not None else []
-            order = [lead.desc() if descending else lead.asc(), *(_order(*key) for key in rest)]
-            phases.append(([*where, lead.is_not(None), *keyset], order))
-        keyset = [_after(rest, after[1:])] if after is not None and after[0] is None else []
-        phases.append(([*where, lead.is_(None), *keyset], [_order(*key) for key in rest]))
-        return phases
-
     def _count(
-        self, connection: Connection, layout: _Layout, checked: CheckedQuery
+        self, connection: Connection, layout: TableLayout, checked: CheckedQuery
     ) -> tuple[int, bool]:
         matches = (
             select(literal(1))
             .select_from(layout.table)
-            .where(*self._where(layout, checked))
+            .where(*where_clauses(layout, checked, sqlite=self.sqlite))
             .limit(COUNT_EXACT_LIMIT + 1)
             .subquery()
         )
@@ -646,171 +476,3 @@ class SqlRecordStore:
         if total > COUNT_EXACT_LIMIT:
             return COUNT_EXACT_LIMIT, True
         return total, False
-
-    def _where(self, layout: _Layout, checked: CheckedQuery) -> list:
-        clauses = []
-        for condition in checked.filters:
-            column = layout.column(condition.field)
-            if condition.op == "exists":
-                clauses.append(column.is_not(None) if condition.value else column.is_(None))
-            elif condition.op == "eq":
-                clauses.append(column == condition.value)
-            elif condition.op == "in":
-                clauses.append(column.in_(condition.values))
-            else:
-                if condition.gte is not None:
-                    clauses.append(column >= condition.gte)
-                if condition.lte is not None:
-                    clauses.append(column <= condition.lte)
-        if checked.words:
-            clauses.extend(self._search(layout, checked))
-        return clauses
-
-    def _search(self, layout: _Layout, checked: CheckedQuery) -> list:
-        columns = [layout.columns[field.name][0] for field in checked.search_fields]
-        if not columns:
-            return [false()]
-        clauses = []
-        long_words = [w for w in checked.words if self.sqlite and len(w) >= FTS_MIN_CHARS]
-        if long_words:
-            fts = layout.fts
-            phrases = " AND ".join('"' + word.replace('"', '""') + '"' for word in long_words)
-            match = "{" + " ".join(c.name for c in columns) + "} : (" + phrases + ")"
-            clauses.append(
-                layout.table.c[ID].in_(
-                    select(fts.c.rowid).where(fts.c[fts.name].op("MATCH")(match))
-                )
-            )
-        for word in checked.words:
-            if word in long_words:
-                continue
-            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"
-            if self.sqlite:  # LIKE folds ASCII case on SQLite, as ILIKE does here
-                matches = [column.like(pattern, escape="\\") for column in columns]
-            elif len(word) >= FTS_MIN_CHARS:  # found through the pg_trgm index, if any
-                matches = [column.ilike(pattern, escape="\\") for column in columns]
-            else:
-                # A trigram index has no trigram to look up for a shorter word and would
-                # read itself whole; written this way the planner scans the table instead.
-                lowered = pattern.translate(ASCII_LOWER)  # as lower() does under "C"
-                matches = [func.lower(column).like(lowered, escape="\\") for column in columns]
-            clauses.append(or_(*matches))
-        return clauses
-
-
-def _order(column: Column, descending: bool):
-    if column.name == ID:  # never NULL; a plain order lets PostgreSQL walk the primary key
-        return column.desc() if descending else column.asc()
-    return (column.desc() if descending else column.asc()).nulls_last()
-
-
-def _after(sort: list[tuple[Column, bool]], values: tuple, lead_may_be_null: bool = True):
-    """Rows after the one whose sort values are values, NULLs last in both directions.
-    The last sort column is _id, never NULL."""
-    (column, descending), value = sort[0], values[0]
-    if len(sort) == 1:
-        return column < value if descending else column > value
-    rest = _after(sort[1:], values[1:])
-    if value is None:
-        return and_(column.is_(None), rest)  # nothing sorts after NULL but NULL
-    value = literal(value, column.type)  # a bound value: SQLAlchemy refuses `> True`
-    # (column beyond value) or (column = value and rest), with a bound an index can seek to.
-    bound = column <= value if descending else column >= value
-    beyond = column < value if descending else column > value
-    condition = and_(bound, or_(beyond, rest))
-    return or_(condition, column.is_(None)) if lead_may_be_null else condition
-
-
-def _row_converter(layout: _Layout, sqlite: bool) -> Callable[[dict], tuple]:
-    """A function from a row dict to the table's column values. A value already of its
-    field's type costs one type check; any other goes through coerce (and may fail)."""
-    plan = []
-    for field in layout.fields:
-        exact = EXACT_TYPES[field.type]
-        store = _SQLITE_STORE.get(field.type) if sqlite else None
-        plan.append((field.name, field, exact, NEEDS_COERCION.get(field.type), store))
-    id_field = RecordField(ID, "integer")
-    width = len(plan) + 1
-    absent = object()
-
-    def convert(row: dict) -> tuple:
-        get = row.get
-        row_id = get(ID)
-        if type(row_id) is not int:
-            row_id = coerce(id_field, row_id)
-            if row_id is None:
-                raise ValueError("Every row needs its _id (its position, from 1).")
-        values = [row_id]
-        found = 1
-        for name, field, exact, suspect, store in plan:
-            value = get(name, absent)
-            if value is not absent:
-                found += 1
-            if value is None or value is absent:
-                values.append(None)
-                if exact is tuple:
-                    values.append(None)
-                continue
-            if type(value) is not exact or (suspect is not None and suspect(value)):
-                value = coerce(field, value)
-            if exact is tuple:
-                values.extend(value)
-            else:
-                values.append(value if store is None else store(value))
-        if len(row) > found:
-            unknown = sorted(set(row) - {ID, *(name for name, *_ in plan)})
-            raise ValueError(f"Row {row_id}: unknown fields {unknown} (of {width - 1} fields).")
-        return tuple(values)
-
-    return convert
-
-
-# Stored as SQLAlchemy's SQLite Date and DateTime types store (and read back) them.
-_SQLITE_STORE = {
-    "date": date.isoformat,
-    "datetime": lambda value: value.isoformat(" ", "microseconds"),
-}
-
-
-# How SQLite's driver gives back what SQLAlchemy's SQLite types store as text or 0/1.
-_SQLITE_READ = {
-    "date": date.fromisoformat,
-    "datetime": datetime.fromisoformat,
-    "boolean": bool,
-}
-
-
-def _read_sqlite(kind: str, value: object) -> object:
-    read = _SQLITE_READ.get(kind)
-    return value if value is None or read is None else read(value)
-
-
-def _column_readers(
-    fields: tuple[RecordField, ...], sqlite: bool
-) -> list[Callable[[list[tuple]], Sequence]]:
-    """For each field, a function from a batch's driver columns (``_id`` first, a geo
-    point's two after each other) to the field's typed values."""
-    readers = []
-    position = 1
-    for field in fields:
-        if field.type == "geo_point":
-            readers.append(partial(_points, position))
-            position += 2
-        else:
-            read = _SQLITE_READ.get(field.type) if sqlite else None
-            readers.append(partial(_column, position, read))
-            position += 1
-    return readers
-
-
-def _column(position: int, read: Callable | None, columns: list[tuple]) -> Sequence:
-    if read is None:
-        return columns[position]
-    return [None if value is None else read(value) for value in columns[position]]
-
-
-def _points(position: int, columns: list[tuple]) -> list:
-    return [
-        None if lat is None or lon is None else (lat, lon)
-        for lat, lon in zip(columns[position], columns[position + 1], strict=True)
-    ]
