@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.demo.files import iter_rows, media_type_for, resource_seed, write_resource_file
+from catalog.demo.files import media_type_for, write_resource_file
+from catalog.demo.values import iter_rows, resource_seed
 from catalog.interfaces import ObjectStore, RecordField, RecordStore
 from catalog.models import Dataset, Department, Resource, Theme, User
 from catalog.policy import Actor

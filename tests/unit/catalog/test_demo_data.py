@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.demo import files
+from catalog.demo import files, values
 
 DATA_DIR = Path(files.__file__).with_name("data")
 
@@ -42,7 +42,7 @@ GENERATED = [(dataset, resource) for dataset, resource in RESOURCES if "fields" 
 
 
 def uscc_is_valid(code):
-    """GB 32100-2015, written apart from catalog.demo.files: weight i is 3**i mod 31."""
+    """GB 32100-2015, written apart from catalog.demo.identifiers: weight i is 3**i mod 31."""
     if len(code) != 18 or any(char not in USCC_ALPHABET for char in code):
         return False
     total = sum(USCC_ALPHABET.index(char) * pow(3, i, 31) for i, char in enumerate(code[:17]))
@@ -207,7 +207,7 @@ def test_generated_resource_specs_are_valid(dataset, resource):
     for field in fields:
         assert re.fullmatch(r"[a-z][a-z0-9_]*", field["name"])
         assert field["type"] in FIELD_TYPES
-        files.generator_for(field["gen"])  # raises for an unknown gen
+        values.generator_for(field["gen"])  # raises for an unknown gen
         if field["gen"] in PERSONAL_GENS:
             assert field.get("sensitive") is True, field["name"]
     geo_points = [f for f in fields if f["type"] == "geo_point"]
@@ -230,8 +230,8 @@ PYTHON_TYPES = {
 
 @pytest.mark.parametrize(("dataset", "resource"), GENERATED, ids=[d["slug"] for d, _ in GENERATED])
 def test_generated_values_have_the_declared_types(dataset, resource):
-    seed = files.resource_seed(dataset["slug"], resource["name"])
-    for row in itertools.islice(files.iter_rows(resource["fields"], resource["rows"], seed), 30):
+    seed = values.resource_seed(dataset["slug"], resource["name"])
+    for row in itertools.islice(values.iter_rows(resource["fields"], resource["rows"], seed), 30):
         for field in resource["fields"]:
             value = row[field["name"]]
             assert isinstance(value, PYTHON_TYPES[field["type"]]), (field, value)
@@ -246,7 +246,7 @@ def test_unique_fields_can_be_filled_for_every_row():
         unique = [field["name"] for field in resource["fields"] if field.get("unique")]
         if not unique:
             continue
-        seed = files.resource_seed(dataset["slug"], resource["name"])
-        rows = list(files.iter_rows(resource["fields"], resource["rows"], seed))
+        seed = values.resource_seed(dataset["slug"], resource["name"])
+        rows = list(values.iter_rows(resource["fields"], resource["rows"], seed))
         for name in unique:
             assert len({row[name] for row in rows}) == resource["rows"]

@@ -13,7 +13,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from catalog.demo import files
+from catalog.demo import files, identifiers, values, vocabulary
 
 LAT_MIN, LAT_MAX = 22.96, 23.08
 LON_MIN, LON_MAX = 113.02, 113.15
@@ -45,7 +45,7 @@ GEO_FIELDS = [
 
 
 def id_card_is_valid(number):
-    """GB 11643-1999, written apart from catalog.demo.files: weight i is 2**(17-i) mod 11."""
+    """GB 11643-1999, written apart from catalog.demo.identifiers: weight i is 2**(17-i) mod 11."""
     if not re.fullmatch(r"\d{17}[\dX]", number):
         return False
     total = sum(int(digit) * pow(2, 17 - i, 11) for i, digit in enumerate(number[:17]))
@@ -67,14 +67,14 @@ def org_code_is_valid(code):
 
 
 def generate(gen, count=300, seed=1):
-    generator = files.generator_for(gen)
+    generator = values.generator_for(gen)
     rng = random.Random(seed)
     return [generator(rng, row) for row in range(count)]
 
 
 def write(writer, fields, rows, seed="demo/resource"):
     out = io.BytesIO()
-    writer(fields, files.iter_rows(fields, rows, seed), out)
+    writer(fields, values.iter_rows(fields, rows, seed), out)
     return out.getvalue()
 
 
@@ -83,7 +83,7 @@ def write(writer, fields, rows, seed="demo/resource"):
 
 @pytest.mark.parametrize("number", ["11010519491231002X", "440524188001010014"])
 def test_id_card_check_char_matches_the_standard_examples(number):
-    assert files.id_card_check_char(number[:17]) == number[17]
+    assert identifiers.id_card_check_char(number[:17]) == number[17]
     assert id_card_is_valid(number)
 
 
@@ -91,8 +91,8 @@ def test_id_card_check_char_matches_the_standard_examples(number):
     "code", ["91110108551385082Q", "91440300708461136T", "91330100716105852F", "914403001922038216"]
 )
 def test_uscc_check_chars_match_real_credit_codes(code):
-    assert files.uscc_check_char(code[:17]) == code[17]
-    assert files.org_code_check_char(code[8:16]) == code[16]
+    assert identifiers.uscc_check_char(code[:17]) == code[17]
+    assert identifiers.org_code_check_char(code[8:16]) == code[16]
     assert uscc_is_valid(code)
     assert org_code_is_valid(code[8:17])
 
@@ -115,7 +115,7 @@ def test_generated_credit_codes_are_valid(gen):
 
 def test_a_credit_code_needs_a_two_character_registry_and_kind():
     with pytest.raises(ValueError, match="uscc:5"):
-        files.generator_for("uscc:5")
+        values.generator_for("uscc:5")
 
 
 # ---- value generators
@@ -126,7 +126,7 @@ def test_personal_values_look_real():
     assert all(re.fullmatch(r"0757-8\d{7}", phone) for phone in generate("landline"))
     for name in generate("person_name"):
         assert 2 <= len(name) <= 4
-        assert any(name.startswith(surname) for surname in files.SURNAMES)
+        assert any(name.startswith(surname) for surname in vocabulary.SURNAMES)
     assert set(generate("gender")) == {"男", "女"}
 
 
@@ -144,7 +144,7 @@ def test_places_are_in_chancheng():
 def test_licence_plates_and_bus_lines():
     for plate in generate("license_plate"):
         assert re.fullmatch(r"粤E([A-HJ-NP-Z][A-HJ-NP-Z0-9]{4}|[DF]\d{5})", plate), plate
-    lines = generate("bus_line", len(files.BUS_LINES))
+    lines = generate("bus_line", len(vocabulary.BUS_LINES))
     assert len(set(lines)) == len(lines)  # a line directory lists each line once
     assert all(re.fullmatch(r"[KG]?\d{1,3}路", line) for line in lines)
 
@@ -190,16 +190,16 @@ def test_parameterised_generators():
 @pytest.mark.parametrize("gen", ["nonsense", "int", "int:1", "num:a:b:2", "suffix:nonsense:x"])
 def test_unknown_or_malformed_generators_are_refused(gen):
     with pytest.raises(ValueError):
-        files.generator_for(gen)
+        values.generator_for(gen)
 
 
 # ---- rows
 
 
 def test_rows_are_deterministic_and_depend_on_the_seed():
-    first = list(files.iter_rows(FIELDS, 50, "edu-school-directory/名录"))
-    again = list(files.iter_rows(FIELDS, 50, "edu-school-directory/名录"))
-    other = list(files.iter_rows(FIELDS, 50, "edu-school-directory/另一个"))
+    first = list(values.iter_rows(FIELDS, 50, "edu-school-directory/名录"))
+    again = list(values.iter_rows(FIELDS, 50, "edu-school-directory/名录"))
+    other = list(values.iter_rows(FIELDS, 50, "edu-school-directory/另一个"))
     assert first == again
     assert first != other
     assert len(first) == 50
@@ -207,18 +207,18 @@ def test_rows_are_deterministic_and_depend_on_the_seed():
 
 
 def test_adding_a_field_leaves_the_other_columns_unchanged():
-    before = list(files.iter_rows(FIELDS[:3], 20, "seed"))
-    after = list(files.iter_rows(FIELDS, 20, "seed"))
+    before = list(values.iter_rows(FIELDS[:3], 20, "seed"))
+    after = list(values.iter_rows(FIELDS, 20, "seed"))
     assert [row["person_name"] for row in before] == [row["person_name"] for row in after]
 
 
 def test_unique_fields_never_repeat_and_fail_loudly_when_they_cannot():
     fields = [{"name": "company", "title": "企业", "type": "text", "gen": "company_name"}]
-    rows = list(files.iter_rows([{**fields[0], "unique": True}], 3000, "seed"))
+    rows = list(values.iter_rows([{**fields[0], "unique": True}], 3000, "seed"))
     assert len({row["company"] for row in rows}) == 3000
     two_values = [{"name": "x", "title": "X", "type": "text", "gen": "choice:a|b", "unique": True}]
     with pytest.raises(ValueError, match="distinct"):
-        list(files.iter_rows(two_values, 3, "seed"))
+        list(values.iter_rows(two_values, 3, "seed"))
 
 
 # ---- CSV
@@ -251,7 +251,7 @@ def test_csv_writes_geo_points_as_lat_comma_lon():
 
 def test_csv_leaves_the_callers_file_open():
     out = io.BytesIO()
-    files.write_csv(FIELDS, files.iter_rows(FIELDS, 3, "seed"), out)
+    files.write_csv(FIELDS, values.iter_rows(FIELDS, 3, "seed"), out)
     assert not out.closed
     out.write(b"")
 
@@ -278,7 +278,7 @@ def test_csv_and_geojson_write_each_row_before_reading_the_next(writer, fields):
     sizes = []
 
     def rows():
-        for row in files.iter_rows(fields, 50, "seed"):
+        for row in values.iter_rows(fields, 50, "seed"):
             sizes.append(sink.received)
             yield row
 
@@ -351,7 +351,7 @@ def test_xlsx_is_readable_with_typed_cells():
 def test_write_resource_file_dispatches_on_format(format_, fields, signature):
     spec = {"name": "测试", "format": format_, "rows": 20, "fields": fields}
     out = io.BytesIO()
-    files.write_resource_file(spec, files.resource_seed("demo", "测试"), out)
+    files.write_resource_file(spec, values.resource_seed("demo", "测试"), out)
     assert out.getvalue().startswith(signature)
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from catalog.db import create_database_engine
 from catalog.demo import files as demo_files
+from catalog.demo import values as demo_values
 from catalog.interfaces import RecordField, RecordQuery
 from catalog.records.sql import SqlRecordStore
 from harvesters.tabular import (
@@ -331,13 +332,13 @@ def test_the_demo_files_types_are_found_again(store, writer):
         {"name": "where", "title": "位置", "type": "geo_point", "gen": "geo_point"},
     ]
     data = io.BytesIO()
-    writer(fields, demo_files.iter_rows(fields, 200, "tabular-test"), data)
+    writer(fields, demo_values.iter_rows(fields, 200, "tabular-test"), data)
     data.seek(0)
     report = ingest(data, None, store, rid := new_id())
     assert [f.type for f in report.fields] == [f["type"] for f in fields]
     assert [f.title for f in report.fields] == [f["title"] for f in fields]
     assert [f.sensitive for f in report.fields][:4] == [False, True, True, True]
-    expected = next(demo_files.iter_rows(fields, 1, "tabular-test"))
+    expected = next(demo_values.iter_rows(fields, 1, "tabular-test"))
     first = rows(store, rid)[0]
     assert first["c2"] == expected["id_card"] and first["c7"] == pytest.approx(expected["score"])
     assert first["c9"] == expected["where"] and first["c5"] == expected["founded"]
