@@ -32,6 +32,7 @@ from catalog.models import (
 )
 from catalog.services.resources import object_key
 from harvesters.interfaces import Fetcher, RemoteDataset, RemoteResource
+from harvesters.tabular.model import ignored_sheets_note
 from harvesters.transfer import (
     NotModified,
     Records,
@@ -319,6 +320,9 @@ def row_errors(job_id: str, remote_id: str, item: TakenResource) -> list[Harvest
             error(f"{name}: stored as a file but not loaded as records: {item.records.refusal}")
         ]
     lines = []
+    if report.sheets_ignored:
+        note = ignored_sheets_note(report.sheet or "", report.sheets_ignored)
+        lines.append(error(f"{name}: {note}"))
     if report.rows_failed:
         lines.append(
             error(

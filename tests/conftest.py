@@ -1,11 +1,15 @@
 """Shared fixtures: the catalog database on every reachable backend, the app and its client.
 
 The catalog tests run on SQLite always and on PostgreSQL when OPENDATA_TEST_DATABASE_URL
-names one (``scripts/services.sh start`` provides it; CI always does).
+names one (``scripts/services.sh start`` provides it; CI always does). The tests of the S3
+object store run when OPENDATA_TEST_S3_ENDPOINT_URL names a server (MinIO there too).
 """
 
+import dataclasses
 import os
+import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import make_url, text
@@ -16,10 +20,12 @@ from catalog.models import Base
 from catalog.records.sql import SqlRecordStore
 from catalog.search.sqlite import SqliteCatalogIndex
 from catalog.services.departments import ensure_licenses
+from catalog.storage import object_store_from_settings
 from catalog.storage.local import LocalObjectStore
 from portal.settings import Settings
 
 POSTGRES_URL = os.environ.get("OPENDATA_TEST_DATABASE_URL")
+S3_ENDPOINT_URL = os.environ.get("OPENDATA_TEST_S3_ENDPOINT_URL")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -116,3 +122,44 @@ def app(settings, backends):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def s3_store():
+    """An S3 object store (MinIO) under a prefix of this test's own, emptied afterwards."""
+    if not S3_ENDPOINT_URL:
+        pytest.skip("OPENDATA_TEST_S3_ENDPOINT_URL is not set (run scripts/services.sh start)")
+    bucket = os.environ.get("OPENDATA_TEST_S3_BUCKET", "opendata-test")
+    store = object_store_from_settings(
+        SimpleNamespace(
+            storage_url=f"s3://{bucket}/test-{uuid.uuid4().hex[:12]}",
+            s3_endpoint_url=S3_ENDPOINT_URL,
+            s3_region="us-east-1",
+            s3_access_key_id=os.environ.get("OPENDATA_TEST_S3_ACCESS_KEY_ID", ""),
+            s3_secret_access_key=os.environ.get("OPENDATA_TEST_S3_SECRET_ACCESS_KEY", ""),
+        )
+    )
+    yield store
+    client = store.client
+    listing = client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix)
+    for item in listing.get("Contents", []):
+        client.delete_object(Bucket=store.bucket, Key=item["Key"])
+    for upload in client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []):
+        if upload["Key"].startswith(store.prefix):
+            client.abort_multipart_upload(
+                Bucket=store.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+            )
+
+
+@pytest.fixture
+def s3_backends(backends, s3_store):
+    """The test's backends with the S3 object store in place of the local folder."""
+    return dataclasses.replace(backends, object_store=s3_store)
+
+
+@pytest.fixture
+def s3_client(settings, s3_backends):
+    """A client of the app on the S3 object store."""
+    from portal.app import create_app
+
+    return create_app(settings, s3_backends).test_client()

@@ -14,6 +14,7 @@ What CKAN says and what the catalog keeps:
 """
 
 import json
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -60,9 +61,17 @@ CKAN_NAMES = {
 }
 
 
-def ckan_validation_error(error: InvalidInput) -> InvalidInput:
+# A steward upload's field names as resource_create calls them: the file is ``upload``.
+CKAN_UPLOAD_NAMES = {"file": "upload", "file_name": "upload"}
+
+
+def ckan_validation_error(
+    error: InvalidInput, names: Mapping[str, str] = CKAN_NAMES
+) -> InvalidInput:
     """The same errors under CKAN's field names."""
-    fields = {CKAN_NAMES.get(name, name): messages for name, messages in error.fields.items()}
+    fields: dict[str, list[str]] = {}
+    for name, messages in error.fields.items():
+        fields.setdefault(names.get(name, name), []).extend(messages)
     return InvalidInput(fields, error.message)
 
 

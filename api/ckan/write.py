@@ -11,7 +11,13 @@ from werkzeug.datastructures import FileStorage
 from api.ckan import params
 from api.ckan.dictize import package_dict, resource_dict
 from api.ckan.registry import action
-from api.ckan.schemas import ckan_validation_error, dataset_values, link_resources, resource_values
+from api.ckan.schemas import (
+    CKAN_UPLOAD_NAMES,
+    ckan_validation_error,
+    dataset_values,
+    link_resources,
+    resource_values,
+)
 from api.context import backends, current_actor, db
 from api.uploads.resources import current_uploads
 from catalog.errors import InvalidInput
@@ -148,22 +154,25 @@ def resource_create(data: dict[str, Any]) -> dict[str, Any]:
     # loaded as records, nothing left behind when any of it fails.
     file_name = _file_name(upload)
     uploads = current_uploads()
-    proposal = stage_upload(
-        session,
-        actor,
-        uploads,
-        dataset.slug,
-        lambda: IncomingFile(upload.stream, file_name, _media_type(upload, file_name)),
-    )
-    confirmed = confirm_upload(
-        session,
-        actor,
-        uploads,
-        dataset.slug,
-        Confirmation(
-            token=proposal.token,
-            name=params.text(data, "name") or None,
-            description=params.text(data, "description") or None,
-        ),
-    )
+    try:
+        proposal = stage_upload(
+            session,
+            actor,
+            uploads,
+            dataset.slug,
+            lambda: IncomingFile(upload.stream, file_name, _media_type(upload, file_name)),
+        )
+        confirmed = confirm_upload(
+            session,
+            actor,
+            uploads,
+            dataset.slug,
+            Confirmation(
+                token=proposal.token,
+                name=params.text(data, "name") or None,
+                description=params.text(data, "description") or None,
+            ),
+        )
+    except InvalidInput as error:
+        raise ckan_validation_error(error, CKAN_UPLOAD_NAMES) from None
     return resource_dict(confirmed.resource, confirmed.resource.dataset)

@@ -62,8 +62,10 @@ CHARSETS = {
     "utf-8-sig": "utf-8",
     "gb18030": "GB18030",
     "cp1252": "windows-1252",
-    "latin-1": "ISO-8859-1",
     "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16LE",
+    "utf-16-be": "UTF-16BE",
+    "utf-32": "UTF-32",
 }
 # Types a browser would run or render as a page: a download of one is sent as bytes.
 ACTIVE_MEDIA_TYPES = frozenset(

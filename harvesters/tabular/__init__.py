@@ -1,4 +1,4 @@
-"""Tabular ingestion: CSV (UTF-8, GBK/GB18030 and others), XLSX, JSON arrays and GeoJSON
+"""Tabular ingestion: CSV (UTF-8, GBK/GB18030, UTF-16 or cp1252), XLSX, JSON arrays and GeoJSON
 into the record store, with type inference and a report of every row that did not fit.
 
     fmt = sniff(path, "人口.csv", "text/csv")              # from the content

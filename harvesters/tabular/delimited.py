@@ -13,10 +13,11 @@ whatever the size.
   two cells or more; the header is the first row of that width (or one less, when every
   row ends in an empty cell: a trailing delimiter). Lines before it (数据库：… 指标：…
   时间：…) are reported as skipped.
-- Data rows: a row of the header's width is data (extra cells are allowed if empty). A
-  row with at most one non-empty cell and fewer cells than the header is a note (注：…,
-  数据来源：…) and is reported as skipped; a blank line is counted. Any other row of another
-  width is ragged: it is reported as a failure with its line and not loaded.
+- Data rows: a row of the header's width is data (extra cells are allowed if empty); a
+  blank line is counted. A row with one non-empty cell and fewer cells than the header
+  is a note (注：…, 数据来源：…) when only notes and blank lines follow it, and is reported
+  as skipped; followed by data it is a short row. Any other row of another width, short
+  or long, is ragged: it is reported as a failure with its line and not loaded.
 - Lines are physical lines, from 1, as a text editor counts them; a row that spans lines
   (a quoted value with a line break) is reported at its first line.
 """
@@ -44,6 +45,7 @@ SAMPLE_LINES = 1_000
 SAMPLE_CHARS = 1 << 20
 SNIFF_CHARS = 64 << 10
 MIN_FITTING_SHARE = 0.5  # of the sampled rows after the header, or it is not a table
+MAX_NOTE_ROWS = 20  # one-value rows held back to tell notes at the end from short rows
 
 
 @contextmanager
@@ -79,8 +81,9 @@ def _lines(text: io.TextIOWrapper, encoding: str, limits: Limits) -> Iterator[st
         try:
             line = text.readline(limits.max_line_chars)
         except UnicodeDecodeError as error:
+            byte = error.object[error.start]
             raise TabularError(
-                f"Line {number + 1} is not valid {encoding} text ({error.reason}): "
+                f"Line {number + 1} is not valid {encoding} text (invalid byte 0x{byte:02x}): "
                 "the file changes encoding or is damaged."
             ) from None
         if not line:
@@ -202,6 +205,20 @@ def _rows(
     reader = csv.reader(_lines(text, encoding, limits), delimiter=delimiter)
     start = 1
     number = 0
+    held: list[tuple[int, list[str]]] = []  # one-value short rows: notes if nothing follows
+
+    def ragged(line: int, cells: list[str]) -> None:
+        nonlocal number
+        number += 1
+        values = "value" if len(cells) == 1 else "values"
+        message = f"{len(cells)} {values}, but the header has {width}"
+        diagnostics.ragged(line, delimiter.join(cells), message)
+
+    def release() -> None:
+        for held_line, held_cells in held:  # short rows after all: something follows them
+            ragged(held_line, held_cells)
+        held.clear()
+
     try:
         for cells in reader:
             line, start = start, reader.line_num + 1
@@ -210,25 +227,27 @@ def _rows(
                     diagnostics.skip(line, "before the header", delimiter.join(cells))
                 continue
             size = len(cells)
-            if size == width:
-                if cells[0].strip() or any(cell.strip() for cell in cells):
-                    number += 1
-                    yield Row(number, line, cells)
-                else:
-                    diagnostics.blank()
+            if size == width and (cells[0].strip() or any(cell.strip() for cell in cells)):
+                if held:
+                    release()
+                number += 1
+                yield Row(number, line, cells)
                 continue
             filled = _filled(cells)
             if not filled:
                 diagnostics.blank()
+            elif size < width and filled == 1 and len(held) < MAX_NOTE_ROWS:
+                held.append((line, cells))
             elif size > width and not any(cell.strip() for cell in cells[width:]):
+                if held:
+                    release()
                 number += 1
                 yield Row(number, line, cells[:width])
-            elif size < width and filled == 1:
-                diagnostics.skip(line, "note", delimiter.join(cells).strip(delimiter))
             else:
-                number += 1
-                diagnostics.ragged(
-                    line, delimiter.join(cells), f"{size} values, but the header has {width}"
-                )
+                if held:
+                    release()
+                ragged(line, cells)
     except csv.Error as error:
         raise TabularError(f"Line {start}: {error}.") from None
+    for line, cells in held:
+        diagnostics.skip(line, "note", delimiter.join(cells).strip(delimiter))

@@ -1,6 +1,10 @@
 """Which text encoding a file is in, decided on a bounded sample of its bytes.
 
-The order of the checks, and why:
+Chinese government tables are UTF-8 (with or without a BOM), GBK or GB18030; Excel also
+writes UTF-16 ("Unicode text"), and Western files (other portals' exports) are cp1252.
+Those are the encodings the reader takes; a file in none of them is refused with the
+first byte that is not UTF-8 (or not GB18030, for a file that reads as Chinese), rather
+than read as some code page that happens to take every byte. The order of the checks:
 
 1. A byte-order mark settles it (UTF-8, UTF-16, UTF-32).
 2. UTF-16 without a mark shows as NUL bytes in every other position.
@@ -10,16 +14,18 @@ The order of the checks, and why:
 4. UTF-8 if the window decodes strictly: other encodings rarely form valid UTF-8 by chance.
 5. GB18030 (the superset of GBK and GB2312, so every GBK file decodes) if the window
    decodes strictly *and* reads as Chinese: nearly all of its non-ASCII characters are
-   common hanzi or CJK punctuation (in GB2312). Accented Latin text in cp1252 often
-   decodes as GBK too, but into rare characters (é followed by a letter is a GBK-only
-   code), so this test tells them apart where a bare "try GBK" does not.
-6. Otherwise charset-normalizer's best guess. Its single-byte Latin guesses (cp1250,
-   cp1257, latin-1...) differ only in letters a Western file seldom has and are often
-   wrong between themselves on short samples, so they are read as cp1252, the encoding
-   Excel and Windows write for Western languages (latin-1 where cp1252 leaves a byte
-   undefined).
-7. Whatever was chosen must decode the window strictly and give text, not control
-   characters; otherwise the file is refused with a TabularError.
+   common hanzi or CJK punctuation (in GB2312), or charset-normalizer takes it for
+   Chinese. Accented Latin text in cp1252 often decodes as GBK too, but into rare
+   characters (é followed by a letter is a GBK-only code), so this test tells them apart
+   where a bare "try GBK" does not.
+6. cp1252 if charset-normalizer takes the window for a single-byte Latin encoding (cp1250,
+   cp1257, latin-1... differ only in letters a Western file seldom has and are often wrong
+   between themselves on short samples; cp1252 is what Excel and Windows write for
+   Western languages), and it is neither mostly valid UTF-8 nor Chinese: a UTF-8 or GBK
+   file with a damaged byte must be refused, not read as mojibake.
+7. Otherwise the file is refused with a TabularError naming the offending byte; bytes
+   with control characters (in no text encoding) are refused before any guess, as is a
+   window that the encoding chosen decodes into control characters.
 """
 
 import codecs
@@ -36,14 +42,17 @@ SCAN_CHUNK = 1 << 20
 MAX_CONTROL_SHARE = 0.01
 
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # C0 controls: in no text encoding
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # Unicode Cc but tab, CR, LF
-_CHINESE = ("gb2312", "gbk", "gb18030", "hz", "cp936", "euc_cn")
+_CHINESE = frozenset({"gb2312", "gbk", "gb18030", "hz", "cp936", "euc_cn"})
 _LATIN = frozenset(
     "cp1250 cp1252 cp1254 cp1257 cp775 cp850 cp858 cp437 cp1006 latin_1 iso8859_2 "
     "iso8859_3 iso8859_4 iso8859_9 iso8859_10 iso8859_13 iso8859_14 iso8859_15 iso8859_16 "
     "mac_roman mac_latin2 mac_iceland mac_turkish johab".split()
 )
-_SUPERSETS = {"big5": "cp950", "shift_jis": "cp932", "euc_kr": "cp949", "ascii": "utf-8"}
 
 
 def detect_encoding(stream: BinaryIO) -> str:
@@ -64,9 +73,9 @@ def detect_encoding(stream: BinaryIO) -> str:
             return _checked(sample[:WINDOW_BYTES], utf16)
         if sample.isascii():
             _check_text(sample[:WINDOW_BYTES].decode("ascii"), "ASCII")
-            window = _first_non_ascii_window(stream)
-            return "utf-8" if window is None else _guess(window)
-        return _guess(sample)
+            found = _first_non_ascii_window(stream, start)
+            return "utf-8" if found is None else _guess(*found)
+        return _guess(sample, 0)
     finally:
         stream.seek(start)
 
@@ -83,46 +92,68 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-def _first_non_ascii_window(stream: BinaryIO) -> bytes | None:
-    """From the first non-ASCII byte after the sample on, a window of bytes. It starts on a
-    character boundary in any ASCII-compatible encoding, since all before it is ASCII."""
-    while chunk := stream.read(SCAN_CHUNK):
+def _first_non_ascii_window(stream: BinaryIO, start: int) -> tuple[bytes, int] | None:
+    """From the first non-ASCII byte after the sample on, a window of bytes and its offset
+    from ``start``. It starts on a character boundary in any ASCII-compatible encoding,
+    since all before it is ASCII."""
+    while True:
+        position = stream.tell()
+        chunk = stream.read(SCAN_CHUNK)
+        if not chunk:
+            return None
         found = _NON_ASCII.search(chunk)
         if found:
             window = chunk[found.start() : found.start() + WINDOW_BYTES]
             if len(window) < WINDOW_BYTES:
                 window += stream.read(WINDOW_BYTES - len(window))
-            return window
-    return None
+            return window, position - start + found.start()
 
 
-def _guess(sample: bytes) -> str:
+def _guess(sample: bytes, offset: int) -> str:
+    """The encoding of a sample that is not all ASCII, found ``offset`` bytes into the file."""
     window = sample[:WINDOW_BYTES]
-    if _decodes(window, "utf-8"):
+    utf8_error = _decode_error(window, "utf-8")
+    if utf8_error is None:
         return _checked(window, "utf-8")
-    if _decodes(window, "gb18030") and _reads_as_chinese(window):
+    if len(_BINARY.findall(window)) > MAX_CONTROL_SHARE * len(window):
+        raise TabularError("The file's bytes are not text (control characters): is it a table?")
+    gb18030_error = _decode_error(window, "gb18030")
+    chinese = _reads_as_chinese(window)
+    if gb18030_error is None and chinese:
         return _checked(window, "gb18030")
     match = charset_normalizer.from_bytes(window).best()
-    if match is None:
-        raise TabularError(
-            "The file's bytes are not text in any encoding we know: is it a table at all?"
-        )
-    encoding = match.encoding
-    if encoding in _CHINESE:
-        encoding = "gb18030"
-    elif encoding in _LATIN:
-        encoding = "cp1252" if _decodes(window, "cp1252") else "latin-1"
-    encoding = _SUPERSETS.get(encoding, encoding)
-    return _checked(window, encoding)
+    guess = match.encoding if match is not None else ""
+    if gb18030_error is None and guess in _CHINESE:
+        return _checked(window, "gb18030")  # rare characters, beyond GBK's common ones
+    mostly_utf8 = _mostly_utf8(window)
+    western = guess in _LATIN and _decode_error(window, "cp1252") is None
+    if western and not chinese and not mostly_utf8:
+        return _checked(window, "cp1252")
+    # Name the byte in the encoding the file is closest to: GBK when it reads as Chinese.
+    if chinese and not mostly_utf8 and gb18030_error is not None:
+        error, encoding = gb18030_error, "GB18030"
+    else:
+        error, encoding = utf8_error, "UTF-8"
+    raise TabularError(
+        f"The file is not UTF-8, GBK or GB18030 text: invalid byte 0x{window[error.start]:02x} "
+        f"at offset {offset + error.start} (as {encoding}). Save it as UTF-8 and try again."
+    )
 
 
-def _decodes(window: bytes, encoding: str) -> bool:
+def _decode_error(window: bytes, encoding: str) -> UnicodeDecodeError | None:
     # Not final: the window may end inside a character.
     try:
         codecs.getincrementaldecoder(encoding)(errors="strict").decode(window, final=False)
-    except UnicodeDecodeError:
-        return False
-    return True
+    except UnicodeDecodeError as error:
+        return error
+    return None
+
+
+def _mostly_utf8(window: bytes) -> bool:
+    """Whether most non-ASCII bytes form UTF-8 characters: UTF-8 with a damaged byte. In
+    cp1252 text such pairs are rare (Ã followed by ©)."""
+    in_sequences = sum(len(match) for match in _UTF8_SEQUENCE.findall(window))
+    return in_sequences * 2 > len(_NON_ASCII.findall(window))
 
 
 def _reads_as_chinese(window: bytes) -> bool:

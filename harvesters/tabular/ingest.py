@@ -141,6 +141,7 @@ def ingest(
         blank_lines=diagnostics.blank_lines,
         values_failed=diagnostics.values_failed,
         sheet=table.sheet,
+        sheets_ignored=table.sheets_ignored,
         notes=[*table.notes, *notes, *_geometry_notes(plans)],
     )
 

@@ -120,6 +120,16 @@ class Diagnostics:
             self.failures.append(Failure(line, field_name, clip(str(raw)), message))
 
 
+def ignored_sheets_note(sheet: str, ignored: list[str]) -> str:
+    """Says which sheet of a workbook was read, and which others with values were not."""
+    names = ", ".join(repr(name) for name in ignored)
+    verb = "was" if len(ignored) == 1 else "were"
+    return (
+        f"The workbook has {len(ignored) + 1} sheets with values: only {sheet!r} was read; "
+        f"{names} {verb} ignored."
+    )
+
+
 def clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -138,6 +148,7 @@ class Table:
     header_line: int | None = None  # the first line of the header; None for JSON
     header_lines: int = 0  # how many lines the header takes (2 for a two-row XLSX header)
     sheet: str | None = None
+    sheets_ignored: list[str] = field(default_factory=list)  # other sheets with values
     notes: list[str] = field(default_factory=list)
 
 
@@ -175,4 +186,5 @@ class IngestReport:
     blank_lines: int = 0  # blank lines (or sheet rows) between, before and after the data
     values_failed: int = 0  # every failed value or ragged row, of which failures are the first
     sheet: str | None = None
+    sheets_ignored: list[str] = field(default_factory=list)  # other sheets with values
     notes: list[str] = field(default_factory=list)

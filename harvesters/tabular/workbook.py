@@ -5,8 +5,10 @@
   must stay under ``Limits.max_xlsx_uncompressed``, and no large member may compress
   better than ``Limits.max_xlsx_ratio`` to 1 (a zip bomb). Python's zipfile stops at the
   declared size, so a member cannot inflate past what was checked.
-- The first worksheet, or the one named. Cells keep their types (numbers, dates,
-  booleans); formulas give their cached values; ``_x0000_``-style escapes are undone.
+- The first worksheet, or the one named; one sheet only. Other sheets with values are
+  named in a note, and in ``Table.sheets_ignored``, so nobody takes the table for the
+  whole workbook. Cells keep their types (numbers, dates, booleans); formulas give their
+  cached values; ``_x0000_``-style escapes are undone.
 - Header: the first row with two or more values (a title row above it is reported as
   skipped), or the first non-empty row of a one-column sheet. When the header has gaps
   (merged cells) that the row below fills with text and nothing else, as survey exports
@@ -35,6 +37,7 @@ from harvesters.tabular.model import (
     Table,
     TabularError,
     TabularFormat,
+    ignored_sheets_note,
 )
 
 HEADER_SEARCH_ROWS = 50
@@ -90,11 +93,16 @@ def open_workbook(stream: BinaryIO, sheet: str | None, limits: Limits) -> Iterat
         raise TabularError(f"The workbook cannot be opened: {error}.") from None
     try:
         worksheet = _worksheet(workbook, sheet)
+        ignored = [
+            other.title
+            for other in workbook.worksheets
+            if other.title != worksheet.title and _has_values(other)
+        ]
         worksheet.reset_dimensions()  # a declared A1:Z65536 would pad with empty rows
         diagnostics = Diagnostics(limits.max_examples)
         rows = _cleaned(worksheet.iter_rows(values_only=True))
         header_line, titles, header_lines, pending = _header(rows, diagnostics, limits)
-        notes = []
+        notes = [ignored_sheets_note(worksheet.title, ignored)] if ignored else []
         if header_lines == 2:
             notes.append(f"The header takes two rows ({header_line} and {header_line + 1}).")
         yield Table(
@@ -105,6 +113,7 @@ def open_workbook(stream: BinaryIO, sheet: str | None, limits: Limits) -> Iterat
             header_line=header_line,
             header_lines=header_lines,
             sheet=worksheet.title,
+            sheets_ignored=ignored,
             notes=notes,
         )
     finally:
@@ -119,6 +128,14 @@ def _worksheet(workbook, sheet: str | None):
     if sheet not in workbook.sheetnames:
         raise TabularError(f"The workbook has no sheet {sheet!r} (it has {workbook.sheetnames}).")
     return workbook[sheet]
+
+
+def _has_values(worksheet) -> bool:
+    worksheet.reset_dimensions()
+    try:
+        return any(cells for _line, cells in _cleaned(worksheet.iter_rows(values_only=True)))
+    except TabularError:
+        return True  # unreadable, so not read: it is named among the sheets ignored
 
 
 def _cleaned(rows: Iterator[tuple]) -> Iterator[tuple[int, list]]:

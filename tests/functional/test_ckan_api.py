@@ -682,7 +682,17 @@ def test_resource_create_streams_an_upload_to_the_object_store(client, world, ba
         headers=world.owner,
         content_type="multipart/form-data",
     )
-    assert error(empty, 409, "Validation Error")["file"] == ["The file is empty. 文件为空。"]
+    # CKAN names the file's field "upload" (the REST API's is "file").
+    assert error(empty, 409, "Validation Error")["upload"] == ["The file is empty. 文件为空。"]
+    undecodable = client.post(
+        f"{API}/resource_create",
+        data={"package_id": "schools", "upload": (io.BytesIO(b"id,name\n1,\x80\x81\n"), "a.csv")},
+        headers=world.owner,
+        content_type="multipart/form-data",
+    )
+    refusal = error(undecodable, 409, "Validation Error")
+    assert set(refusal) == {"__type", "upload"}
+    assert "not UTF-8, GBK or GB18030 text: invalid byte 0x80 at offset 10" in refusal["upload"][0]
     script = call(
         client, "resource_create", world.owner, package_id="schools", url="javascript:alert(1)"
     )

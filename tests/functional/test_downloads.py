@@ -6,7 +6,6 @@ The files are real: a UTF-8 CSV of China's county codes and a GBK CSV of provinc
 (tests/fixtures/tabular, see tests/fixtures/SOURCES.md).
 """
 
-import dataclasses
 import hashlib
 import io
 import os
@@ -28,7 +27,6 @@ from catalog.search.documents import dataset_document
 from catalog.services.downloads import count_download
 from catalog.services.resources import ResourceValues, add_resource, object_key
 from catalog.services.search import index_pending
-from catalog.storage import object_store_from_settings
 from tests.factories import SYSTEM, bearer, make_dataset, make_department, make_user, token_for
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "tabular"
@@ -448,47 +446,23 @@ def test_downloads_order_the_search_by_downloads(client, session, backends, cata
 # -- S3: streaming from the store, and presigned redirects -----------------------------------------
 
 
-@pytest.fixture
-def s3_client(settings, backends):
-    """The app on an S3 object store (MinIO), under a prefix of this test's own."""
-    if not S3_ENDPOINT_URL:
-        pytest.skip("OPENDATA_TEST_S3_ENDPOINT_URL is not set (run scripts/services.sh start)")
-    bucket = os.environ.get("OPENDATA_TEST_S3_BUCKET", "opendata-test")
-    store = object_store_from_settings(
-        SimpleNamespace(
-            storage_url=f"s3://{bucket}/test-downloads-{uuid.uuid4().hex[:12]}",
-            s3_endpoint_url=S3_ENDPOINT_URL,
-            s3_region="us-east-1",
-            s3_access_key_id=os.environ.get("OPENDATA_TEST_S3_ACCESS_KEY_ID", ""),
-            s3_secret_access_key=os.environ.get("OPENDATA_TEST_S3_SECRET_ACCESS_KEY", ""),
-        )
-    )
-    from portal.app import create_app
-
-    app = create_app(settings, dataclasses.replace(backends, object_store=store))
-    yield SimpleNamespace(client=app.test_client(), store=store)
-    listing = store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix)
-    for item in listing.get("Contents", []):
-        store.client.delete_object(Bucket=store.bucket, Key=item["Key"])
-
-
-def test_s3_files_stream_through_the_portal_with_ranges(session, backends, s3_client):
+def test_s3_files_stream_through_the_portal_with_ranges(session, backends, s3_client, s3_store):
     department = make_department(session, slug="edu")
     dataset = make_dataset(session, department, slug="codes")
-    resource = _add_file(session, s3_client.store, dataset)
+    resource = _add_file(session, s3_store, dataset)
     url = f"/api/v1/datasets/{dataset.slug}/resources/{resource.id}/download"
-    assert s3_client.client.get(url).data == AREAS
-    ranged = s3_client.client.get(url, headers={"Range": "bytes=100-199"})
+    assert s3_client.get(url).data == AREAS
+    ranged = s3_client.get(url, headers={"Range": "bytes=100-199"})
     assert (ranged.status_code, ranged.data) == (206, AREAS[100:200])
     assert _downloads(backends, resource.id) == 1
 
 
-def test_s3_redirects_to_a_presigned_link_when_asked(session, backends, s3_client):
+def test_s3_redirects_to_a_presigned_link_when_asked(session, backends, s3_client, s3_store):
     department = make_department(session, slug="edu")
     dataset = make_dataset(session, department, slug="codes")
-    resource = _add_file(session, s3_client.store, dataset)
+    resource = _add_file(session, s3_store, dataset)
     url = f"/api/v1/datasets/{dataset.slug}/resources/{resource.id}/download?redirect=true"
-    response = s3_client.client.get(url)
+    response = s3_client.get(url)
     assert response.status_code == 302
     assert response.headers["Cache-Control"] == "no-store"
     location = response.headers["Location"]
@@ -504,8 +478,8 @@ def test_s3_redirects_to_a_presigned_link_when_asked(session, backends, s3_clien
     hidden = make_dataset(
         session, department, slug="hidden", open_type="not_open", share_type="not_shared"
     )
-    secret = _add_file(session, s3_client.store, hidden)
-    refused = s3_client.client.get(
+    secret = _add_file(session, s3_store, hidden)
+    refused = s3_client.get(
         f"/api/v1/datasets/{hidden.slug}/resources/{secret.id}/download?redirect=true"
     )
     assert refused.status_code == 404

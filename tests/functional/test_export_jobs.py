@@ -24,7 +24,6 @@ from catalog.interfaces import RecordField
 from catalog.models import AuditEvent, ExportJob, Grant, User, utcnow
 from catalog.services.export_jobs import JOB_DEADLINE, run_export_job
 from catalog.services.resources import ResourceValues, add_resource
-from catalog.storage import object_store_from_settings
 from harvesters.tasks import QueueWorker
 from tests.factories import (
     SYSTEM,
@@ -442,28 +441,12 @@ def test_expired_files_are_deleted_and_stale_jobs_failed(world, backends):
 
 
 @pytest.fixture
-def s3_world(world, settings, backends):
-    if not S3_ENDPOINT_URL:
-        pytest.skip("OPENDATA_TEST_S3_ENDPOINT_URL is not set (run scripts/services.sh start)")
-    bucket = os.environ.get("OPENDATA_TEST_S3_BUCKET", "opendata-test")
-    store = object_store_from_settings(
-        SimpleNamespace(
-            storage_url=f"s3://{bucket}/test-export-jobs-{uuid.uuid4().hex[:12]}",
-            s3_endpoint_url=S3_ENDPOINT_URL,
-            s3_region="us-east-1",
-            s3_access_key_id=os.environ.get("OPENDATA_TEST_S3_ACCESS_KEY_ID", ""),
-            s3_secret_access_key=os.environ.get("OPENDATA_TEST_S3_SECRET_ACCESS_KEY", ""),
-        )
-    )
-    on_s3 = dataclasses.replace(backends, object_store=store)
-    app = make_app(settings, on_s3)
+def s3_world(world, settings, s3_backends, s3_store):
+    app = make_app(settings, s3_backends)
     on_s3_world = SimpleNamespace(
         **{**vars(world), "client": app.test_client(), "queue": app.extensions["opendata.jobs"]}
     )
-    yield SimpleNamespace(world=on_s3_world, store=store, backends=on_s3)
-    listing = store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix)
-    for item in listing.get("Contents", []):
-        store.client.delete_object(Bucket=store.bucket, Key=item["Key"])
+    return SimpleNamespace(world=on_s3_world, store=s3_store, backends=s3_backends)
 
 
 def test_on_s3_a_job_file_is_handed_out_by_a_presigned_link(s3_world):

@@ -11,9 +11,7 @@ import csv
 import dataclasses
 import io
 import json
-import os
 import tracemalloc
-import uuid
 from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,7 +29,6 @@ from catalog.policy import Actor
 from catalog.services.records import export_to_store
 from catalog.services.resources import ResourceValues, add_resource
 from catalog.services.users import actor_for_user
-from catalog.storage import object_store_from_settings
 from harvesters.tabular.ingest import ingest
 from tests.factories import SYSTEM, bearer, make_dataset, make_department, make_user, token_for
 
@@ -333,57 +330,38 @@ def test_every_export_is_counted_and_audited(client, backends, world):
 # -- exports written to the object store, for jobs -------------------------------------------------
 
 
-def _s3_store():
-    endpoint = os.environ.get("OPENDATA_TEST_S3_ENDPOINT_URL")
-    if not endpoint:
-        pytest.skip("OPENDATA_TEST_S3_ENDPOINT_URL is not set (run scripts/services.sh start)")
-    bucket = os.environ.get("OPENDATA_TEST_S3_BUCKET", "opendata-test")
-    return object_store_from_settings(
-        SimpleNamespace(
-            storage_url=f"s3://{bucket}/test-exports-{uuid.uuid4().hex[:12]}",
-            s3_endpoint_url=endpoint,
-            s3_region="us-east-1",
-            s3_access_key_id=os.environ.get("OPENDATA_TEST_S3_ACCESS_KEY_ID", ""),
-            s3_secret_access_key=os.environ.get("OPENDATA_TEST_S3_SECRET_ACCESS_KEY", ""),
-        )
-    )
-
-
 @pytest.mark.parametrize("store_kind", ["local", "s3"])
 @pytest.mark.parametrize("export_format", ["csv", "xlsx"])
-def test_an_export_written_to_the_object_store(session, backends, world, store_kind, export_format):
-    object_store = backends.object_store if store_kind == "local" else _s3_store()
+def test_an_export_written_to_the_object_store(
+    request, session, backends, world, store_kind, export_format
+):
+    object_store = (
+        request.getfixturevalue("s3_store") if store_kind == "s3" else backends.object_store
+    )
     query = RecordQuery(filters=(RecordFilter("street", "eq", value="祖庙街道"),))
-    try:
-        stored = export_to_store(
-            session,
-            backends.record_store,
-            object_store,
-            Actor.anonymous(),
-            world.dataset.slug,
-            world.resource.id,
-            query,
-            export_format=export_format,
-            options=ExportOptions(excel_bom=True),
-        )
-        assert stored.key.startswith(f"exports/edu/pupils/{world.resource.id}/")
-        assert stored.key.endswith(f".{export_format}")
-        data = b"".join(object_store.open(stored.key))
-        assert stored.size == len(data)
-        if export_format == "csv":
-            table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-        else:
-            sheet = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
-            table = [list(row) for row in sheet.iter_rows(values_only=True)]
-        assert len(table) == ROWS // 4 + 1
-        assert {row[3] for row in table[1:]} == {"祖庙街道"}
-        assert all(row[1].startswith("440604********") for row in table[1:])  # masked
-    finally:
-        if store_kind == "s3":
-            for item in object_store.client.list_objects_v2(
-                Bucket=object_store.bucket, Prefix=object_store.prefix
-            ).get("Contents", []):
-                object_store.client.delete_object(Bucket=object_store.bucket, Key=item["Key"])
+    stored = export_to_store(
+        session,
+        backends.record_store,
+        object_store,
+        Actor.anonymous(),
+        world.dataset.slug,
+        world.resource.id,
+        query,
+        export_format=export_format,
+        options=ExportOptions(excel_bom=True),
+    )
+    assert stored.key.startswith(f"exports/edu/pupils/{world.resource.id}/")
+    assert stored.key.endswith(f".{export_format}")
+    data = b"".join(object_store.open(stored.key))
+    assert stored.size == len(data)
+    if export_format == "csv":
+        table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    else:
+        sheet = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+        table = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert len(table) == ROWS // 4 + 1
+    assert {row[3] for row in table[1:]} == {"祖庙街道"}
+    assert all(row[1].startswith("440604********") for row in table[1:])  # masked
 
 
 def test_the_owning_department_exports_to_the_store_unmasked(session, backends, world):

@@ -27,7 +27,6 @@ from catalog.models import AuditEvent, Resource, ResourceVersion
 from catalog.records.sql import SqlRecordStore
 from catalog.services.resources import ResourceValues, add_resource
 from catalog.services.uploads import remove_stale_uploads
-from catalog.storage import object_store_from_settings
 from tests.factories import SYSTEM, bearer, make_dataset, make_department, make_user, token_for
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "tabular"
@@ -50,7 +49,6 @@ PDF = (
     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
     b"trailer<</Root 1 0 R>>\n%%EOF\n"
 )
-S3_ENDPOINT_URL = os.environ.get("OPENDATA_TEST_S3_ENDPOINT_URL")
 MiB = 1024 * 1024
 
 
@@ -593,36 +591,6 @@ def test_staging_50_mb_keeps_memory_flat(client, backends, world, tmp_path):
 # -- S3: presigned multipart uploads straight to MinIO ---------------------------------------
 
 
-@pytest.fixture
-def s3(settings, backends):
-    """The app on an S3 object store (MinIO), under a prefix of this test's own."""
-    if not S3_ENDPOINT_URL:
-        pytest.skip("OPENDATA_TEST_S3_ENDPOINT_URL is not set (run scripts/services.sh start)")
-    bucket = os.environ.get("OPENDATA_TEST_S3_BUCKET", "opendata-test")
-    store = object_store_from_settings(
-        SimpleNamespace(
-            storage_url=f"s3://{bucket}/test-uploads-{uuid.uuid4().hex[:12]}",
-            s3_endpoint_url=S3_ENDPOINT_URL,
-            s3_region="us-east-1",
-            s3_access_key_id=os.environ.get("OPENDATA_TEST_S3_ACCESS_KEY_ID", ""),
-            s3_secret_access_key=os.environ.get("OPENDATA_TEST_S3_SECRET_ACCESS_KEY", ""),
-        )
-    )
-    from portal.app import create_app
-
-    app = create_app(settings, dataclasses.replace(backends, object_store=store))
-    yield SimpleNamespace(client=app.test_client(), store=store)
-    client = store.client
-    listing = client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix)
-    for item in listing.get("Contents", []):
-        client.delete_object(Bucket=store.bucket, Key=item["Key"])
-    for upload in client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []):
-        if upload["Key"].startswith(store.prefix):
-            client.abort_multipart_upload(
-                Bucket=store.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-            )
-
-
 def s3_names(store) -> list[str]:
     listing = store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix)
     names = [item["Key"].removeprefix(store.prefix) for item in listing.get("Contents", [])]
@@ -639,9 +607,9 @@ def _big_table(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def test_s3_multipart_goes_straight_to_the_store(s3, backends, world):
+def test_s3_multipart_goes_straight_to_the_store(s3_client, s3_store, backends, world):
     payload = _big_table(60_000)  # about 12 MiB: two parts of 5 MiB and the rest
-    started = s3.client.post(
+    started = s3_client.post(
         "/api/v1/datasets/codes/uploads/multipart",
         json={"file_name": "社区人口.csv", "size": len(payload), "parts": 3},
         headers=world.steward,
@@ -658,11 +626,11 @@ def test_s3_multipart_goes_straight_to_the_store(s3, backends, world):
         etags.append({"number": part["number"], "etag": sent.headers["ETag"]})
     url = f"/api/v1/datasets/codes/uploads/multipart/{plan['id']}/complete"
     body = {"parts": etags, "sha256": hashlib.sha256(b"x").hexdigest()}
-    wrong = s3.client.post(url, json=body, headers=world.steward)
+    wrong = s3_client.post(url, json=body, headers=world.steward)
     assert_problem(wrong, 422, "SHA-256")
-    assert s3_names(s3.store) == []  # the refused object is deleted
+    assert s3_names(s3_store) == []  # the refused object is deleted
 
-    started = s3.client.post(
+    started = s3_client.post(
         "/api/v1/datasets/codes/uploads/multipart",
         json={
             "file_name": "社区人口.csv",
@@ -673,7 +641,7 @@ def test_s3_multipart_goes_straight_to_the_store(s3, backends, world):
     ).get_json()
     assert len(started["parts"]) == 1  # the store's own part size: 16 MiB
     sent = httpx.put(started["parts"][0]["url"], content=payload, timeout=30)
-    completed = s3.client.post(
+    completed = s3_client.post(
         f"/api/v1/datasets/codes/uploads/multipart/{started['id']}/complete",
         json={"parts": [{"number": 1, "etag": sent.headers["ETag"]}]},
         headers=world.steward,
@@ -681,31 +649,55 @@ def test_s3_multipart_goes_straight_to_the_store(s3, backends, world):
     assert completed.status_code == 201, completed.get_data(as_text=True)
     proposal = completed.get_json()
     assert proposal["table"]["row_count"] == 60_000
-    created = confirm(s3.client, world.steward, proposal["token"])
+    created = confirm(s3_client, world.steward, proposal["token"])
     assert created.status_code == 201, created.get_data(as_text=True)
     rid = created.get_json()["resource"]["id"]
-    download = s3.client.get(f"/api/v1/datasets/codes/resources/{rid}/download")
+    download = s3_client.get(f"/api/v1/datasets/codes/resources/{rid}/download")
     assert hashlib.sha256(download.data).hexdigest() == hashlib.sha256(payload).hexdigest()
-    names = s3_names(s3.store)
+    names = s3_names(s3_store)
     assert names == [f"stats/codes/{rid}/v1/社区人口.csv"]
-    head = s3.store.client.head_object(Bucket=s3.store.bucket, Key=s3.store.prefix + names[0])
+    head = s3_store.client.head_object(Bucket=s3_store.bucket, Key=s3_store.prefix + names[0])
     assert head["Metadata"] == {"sha256": hashlib.sha256(payload).hexdigest()}
     assert backends.record_store.query(rid, RecordQuery(limit=0)).total == 60_000
 
 
-def test_s3_multipart_uploads_can_be_aborted_and_direct_uploads_work_too(s3, world):
-    started = s3.client.post(
+def test_s3_multipart_uploads_can_be_aborted_and_direct_uploads_work_too(
+    s3_client, s3_store, world
+):
+    started = s3_client.post(
         "/api/v1/datasets/codes/uploads/multipart",
         json={"file_name": "a.csv", "size": 10},
         headers=world.steward,
     ).get_json()
     httpx.put(started["parts"][0]["url"], content=b"code,name\n", timeout=30)
-    assert len(s3_names(s3.store)) == 1  # the pending upload
-    aborted = s3.client.delete(
+    assert len(s3_names(s3_store)) == 1  # the pending upload
+    aborted = s3_client.delete(
         f"/api/v1/datasets/codes/uploads/multipart/{started['id']}", headers=world.steward
     )
     assert aborted.status_code == 204
-    assert s3_names(s3.store) == []
-    proposal = stage(s3.client, world.steward, AREAS, "areas.csv").get_json()
-    resource = confirm(s3.client, world.steward, proposal["token"]).get_json()["resource"]
-    assert s3_names(s3.store) == [f"stats/codes/{resource['id']}/v1/areas.csv"]
+    assert s3_names(s3_store) == []
+    proposal = stage(s3_client, world.steward, AREAS, "areas.csv").get_json()
+    resource = confirm(s3_client, world.steward, proposal["token"]).get_json()["resource"]
+    assert s3_names(s3_store) == [f"stats/codes/{resource['id']}/v1/areas.csv"]
+
+
+def test_undecodable_files_short_rows_and_other_sheets_are_told_the_steward(
+    client, backends, world
+):
+    before = state(backends)
+    damaged = stage(client, world.steward, b"code,name\n1,\x80\x81\n", "codes.csv")
+    message = "not UTF-8, GBK or GB18030 text: invalid byte 0x80 at offset 12"
+    assert message in assert_problem(damaged, 422, "file")["errors"]["file"][0]
+    assert state(backends) == before
+    towns = "名称,人口\n祖庙街道,1000\n石湾镇街道\n张槎街道,900\n注：来源于区统计局\n"
+    proposal = stage(client, world.steward, towns.encode(), "towns.csv").get_json()
+    assert proposal["ragged_lines"] == [3]
+    assert proposal["table"]["problems"][0]["message"] == "1 value, but the header has 2"
+    assert (proposal["table"]["row_count"], proposal["table"]["lines_skipped"]) == (2, 1)
+    workbook = (FIXTURES / "datos_jus_gob_ar__catalog.xlsx").read_bytes()
+    table = stage(client, world.steward, workbook, "catalog.xlsx").get_json()["table"]
+    assert table["sheet"] == "Catalog"
+    assert table["notes"] == [
+        "The workbook has 6 sheets with values: only 'Catalog' was read; 'Theme', 'Dataset', "
+        "'Distribution', 'Field', 'Notas y referencias' were ignored."
+    ]

@@ -4,8 +4,6 @@ changed objects, conditional GETs against a local HTTP server, bad rows, atomic 
 withdrawal and republishing."""
 
 import hashlib
-import os
-import uuid
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -24,7 +22,6 @@ from catalog.models import (
     SearchOutbox,
 )
 from catalog.services.departments import create_theme
-from catalog.storage import object_store_from_settings
 from harvesters.fetch import HttpFetcher
 from harvesters.interfaces import RemoteResource
 from harvesters.sync import Outcome, sync_dataset, withdraw_missing
@@ -52,7 +49,6 @@ GDP_GBK = TABULAR / "nbs_province_annual__gdp__gbk.csv"
 NOT_A_TABLE = TABULAR / "semic_dcat-ap_3.0.1__bee-population-series-combined__INVALID.ttl"
 BUS_STOPS = GEO / "shanghai_bus71_stops.geojson"
 LIMIT = 50 * 1024 * 1024
-S3_ENDPOINT_URL = os.environ.get("OPENDATA_TEST_S3_ENDPOINT_URL")
 
 
 @pytest.fixture
@@ -459,25 +455,6 @@ def test_a_dataset_deleted_by_a_steward_is_made_again(session, harvest):
     assert len(session.scalars(select(Dataset)).all()) == 1
 
 
-@pytest.fixture
-def s3_store():
-    """An S3 store under a prefix of its own, emptied afterwards."""
-    if not S3_ENDPOINT_URL:
-        pytest.skip("OPENDATA_TEST_S3_ENDPOINT_URL is not set (run scripts/services.sh start)")
-    settings = SimpleNamespace(
-        storage_url=f"s3://{os.environ.get('OPENDATA_TEST_S3_BUCKET', 'opendata-test')}"
-        f"/harvest-{uuid.uuid4().hex[:12]}",
-        s3_endpoint_url=S3_ENDPOINT_URL,
-        s3_region="us-east-1",
-        s3_access_key_id=os.environ.get("OPENDATA_TEST_S3_ACCESS_KEY_ID", ""),
-        s3_secret_access_key=os.environ.get("OPENDATA_TEST_S3_SECRET_ACCESS_KEY", ""),
-    )
-    store = object_store_from_settings(settings)
-    yield store
-    for key in stored_keys(store):
-        store.delete(key)
-
-
 def test_files_go_to_s3_and_a_failed_object_leaves_nothing_there(session, harvest, s3_store):
     backends = harvest.backends
     harvest.backends = Backends(
@@ -498,3 +475,35 @@ def test_files_go_to_s3_and_a_failed_object_leaves_nothing_there(session, harves
     )
     assert run(session, harvest, broken) is Outcome.FAILED
     assert len(stored_keys(s3_store)) == 2
+
+
+def test_undecodable_files_short_rows_and_sheets_left_unread_are_in_the_report(
+    session, harvest, tmp_path
+):
+    damaged = tmp_path / "provinces.csv"
+    damaged.write_bytes(PROVINCES.read_bytes()[:40] + b"\xff" + PROVINCES.read_bytes()[40:])
+    short = tmp_path / "towns.csv"
+    short.write_text("名称,人口\n祖庙街道,1000\n石湾镇街道\n张槎街道,900\n注：来源于区统计局\n")
+    workbook = TABULAR / "datos_jus_gob_ar__catalog.xlsx"
+    remote = remote_dataset(
+        "mixed",
+        file_resource(damaged, "damaged"),
+        file_resource(short, "short"),
+        file_resource(workbook, "workbook"),
+    )
+    assert run(session, harvest, remote) is Outcome.CREATED
+    damaged_row, short_row, workbook_row = dataset_of(session, harvest.source, "mixed").resources
+    assert damaged_row.storage_key and damaged_row.row_count is None
+    assert (short_row.row_count, workbook_row.row_count) == (2, 1)
+    messages = [e.message for e in session.scalars(select(HarvestError).order_by(HarvestError.id))]
+    assert (
+        "provinces: stored as a file but not loaded as records: The file is not UTF-8, GBK or "
+        "GB18030 text: invalid byte 0xff at offset 40 (as UTF-8). Save it as UTF-8 and try again."
+    ) in messages
+    assert "towns: line 3: 1 value, but the header has 2" in messages
+    assert "towns: line 5: note" in messages
+    assert (
+        "datos_jus_gob_ar__catalog: The workbook has 6 sheets with values: only 'Catalog' was "
+        "read; 'Theme', 'Dataset', 'Distribution', 'Field', 'Notas y referencias' were ignored."
+    ) in messages
+    assert counts(session, harvest.job) == (1, 0, 0, 0, 0)

@@ -685,3 +685,107 @@ def test_a_large_gbk_file_streams_in_flat_memory(store, tmp_path):
     last = store.query(rid, RecordQuery(sort=(("_id", "desc"),), limit=1)).rows[0]
     assert last["c0"] == 200_000 and last["c1"] == "祖庙街道"
     assert last["c3"] == dt.date(2024, 200_000 % 12 + 1, 200_000 % 28 + 1)
+
+
+# -- what the reader refuses or points out ---------------------------------------------------
+
+TOWNS = "名称,人口\n" + "".join(f"禅城区第{n}社区,{1000 + n}\n" for n in range(40))
+TOWNS_UTF8, TOWNS_GBK = TOWNS.encode(), TOWNS.encode("gbk")
+WESTERN_UTF8 = "Élève,café crème\n".encode() * 5
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        pytest.param(
+            b"id,name\n1,\x80\x81\n", r"invalid byte 0x80 at offset 10 \(as UTF-8\)", id="cp1125"
+        ),
+        pytest.param(
+            TOWNS_UTF8[:30] + b"\xff" + TOWNS_UTF8[30:],
+            r"invalid byte 0xff at offset 30 \(as UTF-8\)",
+            id="damaged-utf-8",
+        ),
+        pytest.param(
+            WESTERN_UTF8 + b"\xe9\n",
+            rf"invalid byte 0xe9 at offset {len(WESTERN_UTF8)} \(as UTF-8\)",
+            id="damaged-western-utf-8-is-no-cp1252",
+        ),
+        pytest.param(
+            TOWNS_GBK[:30] + b"\xff" + TOWNS_GBK[30:],
+            r"invalid byte 0x\w\w at offset \d+ \(as GB18030\)",
+            id="damaged-gbk",
+        ),
+        pytest.param(
+            ("名前,人口\n" + "東京都,1400\n大阪府,880\n" * 10).encode("shift_jis"),
+            "invalid byte 0x96 at offset 0",
+            id="shift-jis",
+        ),
+        pytest.param(
+            ("名稱,人口\n" + "臺北市,250\n高雄市,270\n" * 10).encode("big5"),
+            "invalid byte 0xa6 at offset 0",
+            id="big5",
+        ),
+        pytest.param(
+            b"id,note\n" + b"1,x\n" * (SAMPLE_BYTES // 4) + b"2,\x90\x91\n",
+            rf"invalid byte 0x90 at offset {8 + SAMPLE_BYTES + 2}",
+            id="after-a-megabyte-of-ascii",
+        ),
+    ],
+)
+def test_bytes_in_none_of_the_encodings_taken_are_refused_naming_the_byte(store, data, message):
+    with pytest.raises(TabularError, match="not UTF-8, GBK or GB18030 text: " + message):
+        detect_encoding(io.BytesIO(data))
+    with pytest.raises(TabularError, match="not UTF-8, GBK or GB18030 text"):
+        ingest(io.BytesIO(data), None, store, rid := new_id())
+    assert not store.exists(rid)
+
+
+SHORT_ROWS = (
+    "序号,名称,数量\n"
+    "1,甲,10\n"
+    "2\n"  # one value, but data follows: a short row, not a note
+    "3,丙,30,,\n"  # trailing empty cells: fine
+    "4,丁\n"
+    "5,戊,50\n"
+    "\n"
+    "注：数据来源于区统计局\n"  # notes at the end
+    "制表：禅城区政务服务数据管理局\n"
+    "\n"
+)
+
+
+def test_short_rows_are_ragged_like_long_ones_but_notes_at_the_end_are_not(store):
+    report = ingest(io.BytesIO(SHORT_ROWS.encode()), None, store, rid := new_id())
+    assert [(f.line, f.field, f.raw, f.message) for f in report.failures] == [
+        (3, None, "2", "1 value, but the header has 3"),
+        (5, None, "4,丁", "2 values, but the header has 3"),
+    ]
+    assert (report.rows_loaded, report.rows_failed, report.blank_lines) == (3, 2, 2)
+    assert [(s.line, s.reason) for s in report.skipped_lines] == [(8, "note"), (9, "note")]
+    assert [r["_id"] for r in rows(store, rid)] == [1, 3, 5]
+
+
+def test_the_other_sheets_of_a_workbook_are_named_in_a_note(store):
+    path = TABULAR / "datos_jus_gob_ar__catalog.xlsx"
+    others = "'Theme', 'Dataset', 'Distribution', 'Field', 'Notas y referencias'"
+    report = ingest(path, None, store, new_id())
+    assert report.sheets_ignored == others.replace("'", "").split(", ")
+    assert report.notes == [
+        f"The workbook has 6 sheets with values: only 'Catalog' was read; {others} were ignored."
+    ]
+    assert infer_schema(path).notes == report.notes
+    # An empty sheet is no sheet ignored.
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["名称", "人口"])
+    workbook.active.append(["祖庙街道", 1000])
+    workbook.create_sheet("说明").append(["注：数据来源于区统计局"])
+    workbook.create_sheet("空白")
+    data = io.BytesIO()
+    workbook.save(data)
+    data.seek(0)
+    report = ingest(data, None, store, new_id())
+    assert report.sheets_ignored == ["说明"]
+    assert report.notes == [
+        "The workbook has 2 sheets with values: only 'Sheet' was read; '说明' was ignored."
+    ]
+    assert ingest(TABULAR / "us_cdo_survey_2015.xlsx", None, store, new_id()).sheets_ignored == []
