@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from api.errors import catalog_error_response, problem
 from api.guards import refuse_nul_characters
 from api.openapi import ProblemResponses, ProblemSchema
+from api.parsing import ArgumentsParser
 from catalog.errors import CatalogError
 
 API_PREFIX = "/api/v1"
@@ -47,6 +48,8 @@ class Api(BaseApi):
 
 class Blueprint(BaseBlueprint):
     """One blueprint per resource; the endpoint docstrings are the OpenAPI text."""
+
+    ARGUMENTS_PARSER = ArgumentsParser()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,6 +95,7 @@ def init_app(app: Flask) -> Api:
     from api.departments.resources import blp as departments_blp
     from api.docs import blp as docs_blp
     from api.export_jobs.resources import blp as export_jobs_blp
+    from api.grants.resources import blp as grants_blp
     from api.harvest.resources import blp as harvest_blp
     from api.records.resources import blp as records_blp
     from api.resources.resources import blp as resources_blp
@@ -103,6 +107,7 @@ def init_app(app: Flask) -> Api:
     blueprints = (
         departments_blp,
         datasets_blp,
+        grants_blp,
         resources_blp,
         uploads_blp,
         records_blp,

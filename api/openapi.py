@@ -19,6 +19,8 @@ DESCRIPTIONS = {
     HTTPStatus.CONFLICT: "The change clashes with the catalog as it is (a taken slug, ...).",
     HTTPStatus.PRECONDITION_FAILED: "The object has changed since the given ETag.",
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "The body is larger than the portal accepts.",
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "The body is not JSON: send it with Content-Type: "
+    "application/json.",
     HTTPStatus.PRECONDITION_REQUIRED: "Send If-Match with the ETag of the object.",
     HTTPStatus.UNPROCESSABLE_ENTITY: "Invalid fields: `errors` names each with its messages.",
     HTTPStatus.TOO_MANY_REQUESTS: "Over the rate limit of the token (or of the address, "
@@ -87,6 +89,8 @@ class ProblemResponses(BasePlugin):
                 del responses[code]
                 responses[str(int(code))] = self._problem(HTTPStatus(int(code)), response)
             declared = EVERY_OPERATION + (WRITE_OPERATIONS if method in WRITE_METHODS else ())
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                declared += (HTTPStatus.UNSUPPORTED_MEDIA_TYPE,)
             for status in declared:
                 responses.setdefault(str(int(status)), response_name(status))
 

@@ -185,9 +185,26 @@ def can_create_dataset(actor: Actor, department_id: str) -> bool:
 
 def can_manage_department(actor: Actor, department_id: str) -> bool:
     """Change the department itself, its members and its grants."""
-    if "write" not in actor.scopes:
-        return False
+    return "write" in actor.scopes and can_view_grants(actor, department_id)
+
+
+def can_view_grants(actor: Actor, department_id: str) -> bool:
+    """See who holds grants on a department's datasets: its admins and sysadmins."""
     return actor.sysadmin or actor.role_in(department_id) == Role.ADMIN
+
+
+def require_grants(actor: Actor, dataset: DatasetLike, *, manage: bool = False) -> None:
+    """Raise NotFound to those who may not see the dataset, Unauthorized to anonymous
+    callers and Forbidden to the rest who may not list (or, with ``manage``, give and
+    revoke) its grants: that is the owning department's admins' and sysadmins' work."""
+    if not can(actor, Action.VIEW, dataset):
+        raise NotFound("Dataset not found.")
+    if not can_view_grants(actor, dataset.department_id):
+        if not actor.is_authenticated:
+            raise Unauthorized("Log in (or send a bearer token) to manage access to data.")
+        raise Forbidden("Only admins of the owning department manage access to its data.")
+    if manage and not can_manage_department(actor, dataset.department_id):
+        raise Forbidden("This token may only read; use a token with the write scope.")
 
 
 def can_manage_catalog(actor: Actor) -> bool:

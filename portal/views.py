@@ -4,6 +4,7 @@ Each view parses its arguments, calls the catalog's services and renders a templ
 Errors become HTML pages here, while everything under /api/ keeps its JSON errors.
 """
 
+import dataclasses
 import html
 import re
 from datetime import date, datetime, timedelta, timezone
@@ -28,11 +29,11 @@ from api.context import SESSION_USER_KEY, backends, current_actor, db
 from api.errors import STATUS_OF
 from api.uploads.resources import current_uploads
 from catalog.errors import CatalogError, Conflict, InvalidInput, Unauthorized
-from catalog.filters import DATASET_FILTERS
+from catalog.filters import DATASET_FILTERS, FILTERS_BY_PARAM
 from catalog.policy import Action, Actor, can
 from catalog.services.datasets import catalog_statistics, get_dataset
 from catalog.services.departments import get_department_summary, list_departments
-from catalog.services.search import SORTS, DatasetQuery, search_datasets
+from catalog.services.search import SORTS, DatasetQuery, resolve_filter_values, search_datasets
 from catalog.services.upload_confirm import Confirmation, confirm_upload
 from catalog.services.upload_files import FileTooLarge, IncomingFile
 from catalog.services.uploads import (
@@ -99,9 +100,17 @@ def home():
 @pages.route("/datasets")
 def datasets():
     form = DatasetSearchForm.parse(request.args)
+    # A label is taken for its code; a value no vocabulary holds is left out, and the page
+    # says so rather than show an empty result.
+    filters, unknown = resolve_filter_values(form.filters)
+    form = dataclasses.replace(form, filters={param: v for param, v in filters.items() if v})
     result = search_datasets(db(), backends().catalog_index, current_actor(), form.query())
+    ignored = [
+        (FILTERS_BY_PARAM[param].label, values, FILTERS_BY_PARAM[param].vocabulary)
+        for param, values in unknown.items()
+    ]
     return render_template(
-        "datasets/search.html", form=form, result=result, filters=DATASET_FILTERS
+        "datasets/search.html", form=form, result=result, filters=DATASET_FILTERS, ignored=ignored
     )
 
 

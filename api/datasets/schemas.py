@@ -1,18 +1,36 @@
 from flask import url_for
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from api.context import current_actor
+from api.context import current_actor, db
 from api.departments.schemas import DepartmentRefSchema
+from api.resources.schemas import FileFact
 from catalog.filters import DATASET_FILTERS
 from catalog.policy import Action, can
+from catalog.services.datasets import accepted_values, describe_choices, reference_errors
 from catalog.services.search import MAX_PAGE_SIZE, SORTS
 from catalog.vocab import DatasetState, OpenType, ShareMethod, ShareType, UpdateFrequency
 
 
-def _choice(vocabulary, description: str):
-    """A vocabulary field: accepts the code or the Chinese label, documents both."""
-    pairs = ", ".join(f"{m.value} ({m.label})" for m in vocabulary)
-    return fields.String(metadata={"description": f"{description}: {pairs}."})
+def _choice(vocabulary, description: str, **kwargs):
+    """A vocabulary field: accepts the code or the Chinese label (the service stores the
+    code), documents both."""
+    pairs = describe_choices(vocabulary)
+    return fields.String(
+        validate=validate.OneOf(accepted_values(vocabulary), error=f"Use one of: {pairs}."),
+        metadata={"description": f"{description}: {pairs}."},
+        **kwargs,
+    )
+
+
+def _address(resource) -> str | None:
+    if resource.storage_key is None:
+        return resource.url
+    return url_for(
+        "resources.ResourceDownload",
+        slug=resource.dataset.slug,
+        resource_id=resource.id,
+        _external=True,
+    )
 
 
 class ThemeSchema(Schema):
@@ -53,8 +71,8 @@ class ResourceSchema(Schema):
     description = fields.String()
     format = fields.String()
     media_type = fields.String()
-    url = fields.Method(
-        "_url",
+    url = FileFact(
+        _address,
         metadata={
             "description": "Where to fetch the data: the portal's download address for stored "
             "files, the outside address for links; null when the caller may not fetch the data."
@@ -65,23 +83,14 @@ class ResourceSchema(Schema):
         metadata={"description": "Whether the file is kept in the portal's object store."},
     )
     size = fields.Integer(allow_none=True)
-    sha256 = fields.String(allow_none=True)
+    sha256 = FileFact(
+        lambda resource: resource.sha256,
+        metadata={"description": "The file's SHA-256; null when the caller may not fetch it."},
+    )
     fields_ = fields.List(fields.Nested(FieldSchema), data_key="fields")
     row_count = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
     modified_at = fields.DateTime()
-
-    def _url(self, resource):
-        if not can(current_actor(), Action.READ_DATA, resource.dataset):
-            return None
-        if resource.storage_key is None:
-            return resource.url
-        return url_for(
-            "resources.ResourceDownload",
-            slug=resource.dataset.slug,
-            resource_id=resource.id,
-            _external=True,
-        )
 
     def get_attribute(self, obj, attr, default):
         return super().get_attribute(obj, "fields" if attr == "fields_" else attr, default)
@@ -137,7 +146,12 @@ class DatasetSchema(Schema):
 
 
 class DatasetInputSchema(Schema):
-    """A dataset to create; PATCH takes the same fields, each optional."""
+    """A dataset to create; PATCH takes the same fields, each optional.
+
+    Every field's errors come back in one answer, those of a department, licence or theme
+    that does not exist included. A taken slug or resource code is checked after the
+    permission check, so that no one can probe for datasets hidden from them.
+    """
 
     class Meta:
         unknown = "raise"
@@ -147,7 +161,13 @@ class DatasetInputSchema(Schema):
         validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,99}$"),
         metadata={"description": "Lower-case letters, digits and '-'; used in URLs."},
     )
-    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    title = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=500),
+            validate.Regexp(r"\S", error="A dataset needs a title."),
+        ],
+    )
     title_en = fields.String(validate=validate.Length(max=500))
     description = fields.String()
     description_en = fields.String()
@@ -165,9 +185,9 @@ class DatasetInputSchema(Schema):
     # Lengths as the columns hold them: PostgreSQL refuses a longer value outright.
     provider = fields.String(validate=validate.Length(max=200))
     provider_code = fields.String(validate=validate.Length(max=50))
-    open_type = _choice(OpenType, "开放类型")
+    open_type = _choice(OpenType, "开放类型", required=True)
     open_condition = fields.String()
-    share_type = _choice(ShareType, "共享类型")
+    share_type = _choice(ShareType, "共享类型", required=True)
     share_condition = fields.String()
     share_method = _choice(ShareMethod, "共享方式")
     update_frequency = _choice(UpdateFrequency, "更新频率")
@@ -182,6 +202,13 @@ class DatasetInputSchema(Schema):
     state = _choice(DatasetState, "状态")
     version = fields.String(validate=validate.Length(max=50))
     extras = fields.Dict(keys=fields.String())
+
+    @validates_schema(skip_on_field_errors=False)
+    def _names_exist(self, values, **_kwargs):
+        # Runs on the fields that loaded, so these come back with the other fields' errors.
+        errors = reference_errors(db(), values)
+        if errors:
+            raise ValidationError(errors)
 
     @post_load
     def _null_email_is_none(self, values, **_kwargs):
@@ -199,6 +226,19 @@ class DatasetPatchSchema(DatasetInputSchema):
         super().__init__(partial=True, **kwargs)
 
 
+def _filter_field(dataset_filter) -> fields.List:
+    """A filter's repeatable parameter. A vocabulary's values are documented here and
+    checked by the search service, which names a value it does not know (422)."""
+    description = f"Filter by {dataset_filter.label} (repeatable)."
+    item = fields.String()
+    if dataset_filter.vocabulary is not None:
+        description += (
+            f" The code or the Chinese label: {describe_choices(dataset_filter.vocabulary)}."
+        )
+        item = fields.String(metadata={"enum": accepted_values(dataset_filter.vocabulary)})
+    return fields.List(item, metadata={"description": description})
+
+
 # The search parameters, with one repeatable parameter per registered filter
 # (?department=edu&department=hrss): adding a filter to the registry adds it here.
 DatasetSearchArgsSchema = Schema.from_dict(
@@ -209,12 +249,7 @@ DatasetSearchArgsSchema = Schema.from_dict(
         "page_size": fields.Integer(
             load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE)
         ),
-        **{
-            f.param: fields.List(
-                fields.String(), metadata={"description": f"Filter by {f.label} (repeatable)."}
-            )
-            for f in DATASET_FILTERS
-        },
+        **{f.param: _filter_field(f) for f in DATASET_FILTERS},
     },
     name="DatasetSearchArgs",
 )

@@ -74,10 +74,12 @@ class ResourceVersions(MethodView):
         """The stored versions of a resource's file, newest first.
 
         Replacing a file keeps the earlier versions, each downloadable at its own address
-        by those who may fetch the dataset's data (as the current file is)."""
+        by those who may fetch the dataset's data (as the current file is). To everyone
+        else, as in the dataset's resources, each version's address and checksum are null."""
         resource, versions = resource_versions(db(), current_actor(), slug, resource_id)
         return [
             {
+                "dataset": resource.dataset,
                 "version": v.version,
                 "current": v.version == resource.version,
                 "size": v.size,

@@ -12,7 +12,14 @@ from catalog.models import Dataset, Department, License, Resource, Tag, Theme, u
 from catalog.policy import Action, Actor, can_create_dataset, require, visible_clause
 from catalog.services.audit import dataset_snapshot, record_dataset_change
 from catalog.services.departments import SLUG_PATTERN
-from catalog.vocab import DatasetState, OpenType, ShareMethod, ShareType, UpdateFrequency
+from catalog.vocab import (
+    DatasetState,
+    LabelledEnum,
+    OpenType,
+    ShareMethod,
+    ShareType,
+    UpdateFrequency,
+)
 
 
 class _Unset:
@@ -82,6 +89,16 @@ VOCABULARIES = {
 }
 
 
+def accepted_values(vocabulary: type[LabelledEnum]) -> list[str]:
+    """What a vocabulary's field or filter accepts: each code, and each Chinese label."""
+    return [*vocabulary.codes(), *(member.label for member in vocabulary)]
+
+
+def describe_choices(vocabulary: type[LabelledEnum]) -> str:
+    """``unconditional (无条件开放), conditional (有条件开放), ...``, for messages and docs."""
+    return ", ".join(f"{member.value} ({member.label})" for member in vocabulary)
+
+
 def dataset_load_options():
     """Load what pages and documents show of a dataset, in a few queries."""
     return (
@@ -131,10 +148,13 @@ def get_dataset_resource(
 
 
 def create_dataset(session: Session, actor: Actor, values: DatasetValues) -> Dataset:
+    """Create a dataset (editors and admins of its department). Missing fields and unknown
+    department, licence or themes are reported together, before the permission check."""
     given = values.given()
     errors = {
         name: ["This field is required."] for name in REQUIRED_ON_CREATE if not given.get(name)
     }
+    errors.update(reference_errors(session, given))
     if errors:
         raise InvalidInput(errors)
     department = _department(session, given["department"])
@@ -166,12 +186,17 @@ def update_dataset(
         raise Conflict("The dataset changed since you read it; reload and try again.")
     before = dataset_snapshot(dataset)
     given = values.given()
+    # An unknown department is reported by apply_values, with the other fields' errors.
+    department = None
     if "department" in given:
-        department = _department(session, given["department"])
-        if not can_create_dataset(actor, department.id):
+        department = session.scalar(
+            select(Department).where(Department.slug == given["department"])
+        )
+        if department is not None and not can_create_dataset(actor, department.id):
             raise Forbidden("You may not move datasets into that department.")
-        dataset.department = department
     apply_values(session, dataset, given)
+    if department is not None:
+        dataset.department = department
     after = dataset_snapshot(dataset)
     if after == before:
         return dataset
@@ -217,6 +242,28 @@ def _department(session: Session, slug: str) -> Department:
     return department
 
 
+def reference_errors(session: Session, given: dict[str, Any]) -> dict[str, list[str]]:
+    """Errors in what the values name in the catalog: a department, licence or theme that
+    does not exist. These lists are public, so a caller may hear of them before any
+    permission check (the REST API reports them with its schema's errors)."""
+    errors: dict[str, list[str]] = {}
+    department = given.get("department")
+    if (
+        department
+        and session.scalar(select(Department.id).where(Department.slug == department)) is None
+    ):
+        errors["department"] = [f"No department {department!r}."]
+    licence = given.get("license")
+    if licence and session.get(License, licence) is None:
+        errors["license"] = [f"Unknown licence {licence!r}."]
+    if given.get("themes"):
+        known = set(session.scalars(select(Theme.slug).where(Theme.slug.in_(given["themes"]))))
+        missing = set(given["themes"]) - known
+        if missing:
+            errors["themes"] = [f"Unknown themes: {', '.join(sorted(missing))}."]
+    return errors
+
+
 def apply_values(session: Session, dataset: Dataset, given: dict[str, Any]) -> None:
     """Validate the given values against the catalog and set them; raise with every error.
     Commits nothing, so a caller may make it part of a larger transaction (a harvest)."""
@@ -234,13 +281,13 @@ def apply_values(session: Session, dataset: Dataset, given: dict[str, Any]) -> N
 
 def _validate(session: Session, dataset: Dataset, given: dict[str, Any]) -> None:
     """Check the given values, replacing codes and slugs by what they name; raise on errors."""
-    errors: dict[str, list[str]] = {}
+    errors = reference_errors(session, given)
     for name, vocabulary in VOCABULARIES.items():
         if name in given:
             try:
                 given[name] = vocabulary.from_code_or_label(given[name]).value
-            except ValueError as error:
-                errors[name] = [str(error)]
+            except ValueError:
+                errors[name] = [f"Use one of: {describe_choices(vocabulary)}."]
     if "slug" in given:
         slug = given["slug"]
         if not SLUG_PATTERN.match(slug or ""):
@@ -261,20 +308,15 @@ def _validate(session: Session, dataset: Dataset, given: dict[str, Any]) -> None
     end = given.get("temporal_end", dataset.temporal_end)
     if start and end and end < start:
         errors["temporal_end"] = ["The end of the time covered comes before its start."]
-    if given.get("license"):
-        license_row = session.get(License, given["license"])
-        if license_row is None:
-            errors["license"] = [f"Unknown licence {given['license']!r}."]
-        given["license"] = license_row
-    if "themes" in given:
-        themes = list(session.scalars(select(Theme).where(Theme.slug.in_(given["themes"]))))
-        missing = set(given["themes"]) - {t.slug for t in themes}
-        if missing:
-            errors["themes"] = [f"Unknown themes: {', '.join(sorted(missing))}."]
-        given["themes"] = themes
     if errors:
         session.rollback()
         raise InvalidInput(errors)
+    if given.get("license"):
+        given["license"] = session.get(License, given["license"])
+    if "themes" in given:
+        given["themes"] = list(
+            session.scalars(select(Theme).where(Theme.slug.in_(given["themes"])))
+        )
 
 
 def _tags(session: Session, names: list[str]) -> list[Tag]:

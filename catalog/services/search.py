@@ -18,7 +18,7 @@ from catalog.models import AuditEvent, Dataset, SearchOutbox, SynonymSet, utcnow
 from catalog.policy import Action, Actor, actor_labels, can, can_manage_catalog, visible_clause
 from catalog.search.documents import dataset_document
 from catalog.services.audit import record_event
-from catalog.services.datasets import dataset_load_options
+from catalog.services.datasets import dataset_load_options, describe_choices
 
 MAX_PAGE_SIZE = 100
 # Deep pages cost the engines dearly; past this, narrow the search instead.
@@ -68,11 +68,50 @@ def expand_terms(q: str, synonym_sets: list[list[str]]) -> tuple[tuple[str, ...]
     return tuple(expanded)
 
 
+def resolve_filter_values(
+    filters: dict[str, list[str]],
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The filters' values as the index holds them, and by filter the values not known.
+
+    A vocabulary's filter takes each code or its Chinese label (?open_type=有条件开放 is
+    ?open_type=conditional) and knows no other value; other filters take any value.
+    """
+    resolved: dict[str, list[str]] = {}
+    unknown: dict[str, list[str]] = {}
+    for param, values in filters.items():
+        vocabulary = FILTERS_BY_PARAM[param].vocabulary if param in FILTERS_BY_PARAM else None
+        if vocabulary is None:
+            resolved[param] = list(values)
+            continue
+        codes = []
+        for value in values:
+            try:
+                codes.append(vocabulary.from_code_or_label(value).value)
+            except ValueError:
+                unknown.setdefault(param, []).append(value)
+        resolved[param] = list(dict.fromkeys(codes))
+    return resolved, unknown
+
+
+def unknown_value_message(param: str, values: list[str]) -> str:
+    """What to tell of the values ``resolve_filter_values`` found unknown for a filter."""
+    named = ", ".join(repr(value) for value in values)
+    choices = describe_choices(FILTERS_BY_PARAM[param].vocabulary)
+    return f"Unknown value {named}; use one of: {choices}."
+
+
 def search_datasets(
     session: Session, index: CatalogIndex, actor: Actor, query: DatasetQuery
 ) -> DatasetPage:
-    """Datasets the actor may see that match the query, with facet counts over the same set."""
+    """Datasets the actor may see that match the query, with facet counts over the same set.
+
+    InvalidInput names an unknown filter, sort or value of a vocabulary's filter, rather
+    than answer an empty page that looks like no match.
+    """
     errors = {name: ["Unknown filter."] for name in query.filters if name not in FILTERS_BY_PARAM}
+    filters, unknown = resolve_filter_values(query.filters)
+    for param, values in unknown.items():
+        errors[param] = [unknown_value_message(param, values)]
     if query.sort not in PAGING_SORTS:
         errors["sort"] = [f"Use one of {', '.join(SORTS)}."]
     per_page = max(1, min(query.per_page, MAX_PAGE_SIZE))
@@ -87,7 +126,7 @@ def search_datasets(
             terms=expand_terms(query.q, synonyms),
             filters=tuple(
                 (FILTERS_BY_PARAM[name].field, tuple(values))
-                for name, values in sorted(query.filters.items())
+                for name, values in sorted(filters.items())
                 if values
             ),
             facets=tuple(f.field for f in DATASET_FILTERS),
