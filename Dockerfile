@@ -21,7 +21,11 @@ COPY static static
 RUN pip install -e .
 
 USER opendata
-ENV OPENDATA_INSTANCE_PATH=/var/lib/opendata
+# Inside a container, loopback (the default) could not be reached from outside it.
+ENV OPENDATA_INSTANCE_PATH=/var/lib/opendata \
+    OPENDATA_HOST=0.0.0.0
 VOLUME /var/lib/opendata
 EXPOSE 5000
-CMD ["opendata", "serve", "--port", "5000"]
+# Alone, the image serves the embedded defaults: init (idempotent) creates them first, since
+# serve refuses a database it has not migrated. docker-compose.yml runs init apart.
+CMD ["sh", "-c", "opendata init && exec opendata serve --port 5000"]

@@ -1,5 +1,6 @@
 """The ``opendata`` command: set up, load the demo, serve, manage tokens, check backends."""
 
+import os
 import sys
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from catalog.services.departments import ensure_licenses
 from catalog.vocab import Role, TokenScope
 from harvesters.sources.access import configure_folder_roots
 from portal.indexing import drain
-from portal.settings import DECLARED, Settings, SettingsError
+from portal.settings import DECLARED, Settings, SettingsError, unknown_variables
 
 # What the command line acts as: the operator at the machine, with every right.
 OPERATOR = Actor(name="cli", sysadmin=True)
@@ -30,6 +31,8 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            for warning in unknown_variables(os.environ):
+                click.echo(f"warning: {warning}", err=True)
             try:
                 self._settings = Settings.load()
             except SettingsError as error:
@@ -48,6 +51,20 @@ class Context:
 pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
+class SettingOption(click.ParamType):
+    """An option that stands in for a setting, checked as the setting is."""
+
+    def __init__(self, setting_name: str):
+        self.setting = next(setting for setting in DECLARED if setting.name == setting_name)
+        self.name = setting_name
+
+    def convert(self, value, param, ctx):
+        try:
+            return self.setting.parse(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
 @click.group(
     epilog="Settings come from OPENDATA_* environment variables; `opendata check` lists them."
 )
@@ -56,13 +73,19 @@ def main() -> None:
 
 
 def _initialise(context: Context) -> None:
+    from harvesters.tasks import huey_from_settings
+
     context.settings.instance_path.mkdir(parents=True, exist_ok=True)
     upgrade_database(context.backends.engine)
     with context.backends.sessions() as session:
         ensure_licenses(session)
         session.commit()
+    # Each backend's own check creates what it needs (a folder, an index, tables), and so
+    # does opening the embedded job queue: `opendata check` then finds them all.
     context.backends.object_store.check()
     context.backends.catalog_index.ensure()
+    context.backends.record_store.check()
+    huey_from_settings(context.settings)
 
 
 @main.command()
@@ -117,20 +140,37 @@ def _interrupt(_signal_number, _frame) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, envvar="PORT", type=int)
+@click.option(
+    "--host",
+    type=SettingOption("host"),
+    help="Address to listen on.  [default: OPENDATA_HOST, else 127.0.0.1]",
+)
+@click.option(
+    "--port", type=SettingOption("port"), help="Port to listen on.  [default: PORT, else 5000]"
+)
 @click.option("--threads", default=8, show_default=True, help="Worker threads of the server.")
-@click.option("--debug", is_flag=True, help="Flask's reloading development server instead.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Flask's development server instead, with its in-browser debugger; no reloader "
+    "(it would run the job worker twice), so code changes need a restart.",
+)
 @pass_context
-def serve(context: Context, host: str, port: int, threads: int, debug: bool) -> None:
+def serve(context: Context, host: str | None, port: int | None, threads: int, debug: bool) -> None:
     """Serve the portal (waitress, a production WSGI server). With OPENDATA_EMBEDDED_WORKER
-    on (the default) it also runs the job worker, so harvests run with no second command."""
+    on (the default) it also runs the job worker, so harvests run with no second command.
+    Refuses an instance whose database `opendata init` has not created or upgraded."""
     import signal
 
     from harvesters.tasks import QueueWorker
     from portal.app import create_app
     from portal.indexing import OutboxDrainer
 
+    host = host or context.settings.host
+    port = port or context.settings.port
+    ready, detail = context.backends.database_status()
+    if not ready:
+        raise click.ClickException(f"the catalog database cannot be served: {detail}")
     _log_to_console()
     app = create_app(context.settings, context.backends)
     drainer = OutboxDrainer(context.backends)
@@ -388,12 +428,13 @@ def _minute(moment) -> str:
 @pass_context
 def check(context: Context) -> None:
     """Show the settings and whether each backend answers; exit 1 if one does not."""
+    settings = context.settings  # a bad one stops here, before any output
     click.echo("Settings:")
-    for name, value in context.settings.describe():
+    for name, value in settings.describe():
         click.echo(f"  {name:<20} {value}")
     click.echo("Backends:")
     failed = False
-    for port, answers, detail in context.backends.check():
+    for port, answers, detail in context.backends.check(settings.queue_url):
         mark = click.style("ok", fg="green") if answers else click.style("FAILED", fg="red")
         click.echo(f"  {port:<14} {mark}  {detail}")
         failed = failed or not answers
@@ -405,7 +446,7 @@ def check(context: Context) -> None:
 def list_settings() -> None:
     """List every setting, its environment variable and what it does."""
     for setting in DECLARED:
-        click.echo(f"OPENDATA_{setting.name.upper()}\n    {setting.description}")
+        click.echo(f"{setting.variable}\n    {setting.description}")
     click.echo("OPENDATA_INSTANCE_PATH\n    Folder for the embedded database, files and search.")
 
 
@@ -423,8 +464,10 @@ def _run(service, *args, **kwargs):
 
 # Commands that live in modules of their own, to keep this one short; they build on the
 # helpers above, so they are imported after them.
+from portal.cli_grants import grant  # noqa: E402
 from portal.cli_harvest import harvest  # noqa: E402
 from portal.cli_uploads import uploads  # noqa: E402
 
+main.add_command(grant)
 main.add_command(harvest)
 main.add_command(uploads)

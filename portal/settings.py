@@ -2,6 +2,7 @@
 optional ``opendata.toml`` in the instance folder, and defaults, in that order of precedence.
 """
 
+import difflib
 import os
 import secrets
 import tomllib
@@ -11,40 +12,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from harvesters.sources.access import SECRET_PREFIX
+from portal import setting_values as parsers
+
 ENV_PREFIX = "OPENDATA_"
 CONFIG_FILE = "opendata.toml"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+INSTANCE_PATH_VARIABLE = ENV_PREFIX + "INSTANCE_PATH"
+# OPENDATA_* variables read outside the settings object, which are no misspelt settings:
+# the test suite's servers (tests/), the benchmarks' (bench/), the state folder of
+# scripts/services.sh, and the secrets harvest sources name (harvesters/sources/access.py).
+OTHER_PREFIXES = (ENV_PREFIX + "TEST_", ENV_PREFIX + "BENCH_", SECRET_PREFIX)
+OTHER_VARIABLES = (INSTANCE_PATH_VARIABLE, ENV_PREFIX + "SERVICES_DIR")
 
 
 class SettingsError(ValueError):
     """A setting has a value the portal cannot use; the message says which and why."""
-
-
-def _url_with_scheme(*schemes: str) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        scheme = urlsplit(value).scheme
-        if scheme not in schemes:
-            raise ValueError(f"{value!r} has scheme {scheme!r}; use one of: {', '.join(schemes)}")
-        return value
-
-    return parse
-
-
-def _positive_int(value: str | int) -> int:
-    number = int(value)
-    if number <= 0:
-        raise ValueError(f"{value!r} is not a positive number")
-    return number
-
-
-def _boolean(value: str | bool) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"{value!r} is not a yes/no value")
 
 
 @dataclass(frozen=True)
@@ -53,162 +36,197 @@ class Setting:
     parse: Callable[[Any], Any]
     default: Callable[[Path], Any]  # from the instance folder
     description: str
+    environment_variable: str = ""  # when not OPENDATA_ and the name
+
+    @property
+    def variable(self) -> str:
+        """The environment variable the setting is read from."""
+        return self.environment_variable or ENV_PREFIX + self.name.upper()
 
 
 DECLARED: tuple[Setting, ...] = (
     Setting(
         "database_url",
-        _url_with_scheme("sqlite", "postgresql", "postgresql+psycopg"),
+        parsers.database_url,
         lambda instance: f"sqlite:///{instance / 'catalog.db'}",
         "Catalog database: sqlite:///path (embedded) or postgresql+psycopg://user:pw@host/db.",
     ),
     Setting(
         "storage_url",
-        _url_with_scheme("file", "s3"),
+        parsers.storage_url,
         lambda instance: (instance / "objects").as_uri(),
         "Object store: file:///folder (embedded) or s3://bucket.",
     ),
     Setting(
         "search_url",
-        _url_with_scheme(
-            "sqlite",
-            "opensearch+http",
-            "opensearch+https",
-            "elasticsearch+http",
-            "elasticsearch+https",
-        ),
+        parsers.search_url,
         lambda instance: f"sqlite:///{instance / 'search.db'}",
         "Search engine: sqlite:///path (embedded), opensearch+http://host:9200 or "
         "elasticsearch+http://host:9200.",
     ),
     Setting(
         "s3_endpoint_url",
-        str,
+        parsers.s3_endpoint_url,
         lambda instance: "",
         "S3 endpoint for s3:// storage (MinIO, any S3-compatible store); empty for AWS.",
     ),
     Setting(
         "s3_region",
-        str,
+        parsers.text,
         lambda instance: "us-east-1",
         "S3 region for s3:// storage.",
     ),
     Setting(
         "s3_access_key_id",
-        str,
+        parsers.text,
         lambda instance: "",
         "S3 access key; empty to use the standard AWS credential chain.",
     ),
     Setting(
         "s3_secret_access_key",
-        str,
+        parsers.text,
         lambda instance: "",
         "S3 secret key.",
     ),
     Setting(
         "search_index_prefix",
-        str,
+        parsers.index_prefix,
         lambda instance: "opendata",
         "Prefix of the index and alias names on Elasticsearch / OpenSearch.",
     ),
     Setting(
         "queue_url",
-        _url_with_scheme("sqlite", "redis", "rediss"),
+        parsers.queue_url,
         lambda instance: f"sqlite:///{instance / 'queue.db'}",
         "Job queue: sqlite:///path (embedded) or redis://host:6379/0.",
     ),
     Setting(
         "embedded_worker",
-        _boolean,
+        parsers.boolean,
         lambda instance: True,
         "Run a job worker inside `opendata serve`, so one command does everything; turn it off "
         "when `opendata worker` runs apart (on Redis, on other machines).",
     ),
     Setting(
         "harvest_allow_private_addresses",
-        _boolean,
+        parsers.boolean,
         lambda instance: False,
         "Let harvest sources reach loopback, private and link-local addresses (off: no SSRF "
         "into the government network from a harvest URL).",
     ),
     Setting(
         "harvest_timeout_seconds",
-        _positive_int,
+        parsers.positive_int,
         lambda instance: 30,
         "Connect and read timeout of each harvest request, in seconds.",
     ),
     Setting(
         "harvest_max_document_bytes",
-        _positive_int,
+        parsers.positive_int,
         lambda instance: 50 * 1024**2,
         "Largest metadata document (a catalog page, a data.json) a harvest reads, in bytes.",
     ),
     Setting(
         "harvest_max_file_bytes",
-        _positive_int,
+        parsers.positive_int,
         lambda instance: 2 * 1024**3,
         "Largest resource file a harvest copies into the object store, in bytes (after "
         "decompression); a larger one is kept as a link.",
     ),
     Setting(
         "harvest_folder_roots",
-        str,
+        parsers.text,
         lambda instance: "",
         "Folders that folder harvest sources may read, separated by the OS path separator; "
         "empty: none.",
     ),
     Setting(
         "harvest_lease_seconds",
-        _positive_int,
+        parsers.positive_int,
         lambda instance: 60,
         "How long a harvest job's lease lasts without a heartbeat before the job counts as lost.",
     ),
     Setting(
         "rate_limit",
-        str,
+        parsers.rate_limit,
         lambda instance: "600/minute;20000/day",
         "API rate limit per token (or per address for anonymous callers), in Flask-Limiter's "
         "notation.",
     ),
     Setting(
         "rate_limit_storage_url",
-        str,
+        parsers.rate_limit_storage_url,
         lambda instance: "",
         "Where rate-limit counters live: memory:// or redis://...; empty: the queue's Redis "
         "when OPENDATA_QUEUE_URL is one, else memory.",
     ),
     Setting(
         "export_direct_max_rows",
-        _positive_int,
+        parsers.positive_int,
         lambda instance: 200_000,
         "Record exports up to this many rows stream directly; larger ones run as a job that "
         "writes the file to the object store and hands out its link.",
     ),
     Setting(
         "secret_key",
-        str,
+        parsers.secret_key,
         lambda instance: _generated_secret_key(instance),
         "Signs sessions and CSRF tokens. Generated into the instance folder when absent.",
     ),
     Setting(
         "max_upload_bytes",
-        _positive_int,
+        parsers.positive_int,
         lambda instance: 2 * 1024**3,
         "Largest file a steward may upload, in bytes.",
     ),
     Setting(
         "site_name",
-        str,
+        parsers.text,
         lambda instance: "禅城区政府数据开放平台",
         "The portal's name on its pages.",
     ),
     Setting(
         "debug",
-        _boolean,
+        parsers.boolean,
         lambda instance: False,
-        "Show tracebacks and reload on change (never in production).",
+        "Flask's debug mode (never in production): templates are reread when changed, and an "
+        "unhandled error reaches the server instead of the portal's error page; `opendata "
+        "serve --debug` then shows its traceback in the browser. Code changes need a restart.",
+    ),
+    Setting(
+        "host",
+        parsers.host,
+        lambda instance: "127.0.0.1",
+        "Address `opendata serve` listens on: 127.0.0.1 for this machine only, 0.0.0.0 (or ::) "
+        "for every interface, as in a container.",
+    ),
+    Setting(
+        "port",
+        parsers.port,
+        lambda instance: 5000,
+        "Port `opendata serve` listens on (1 to 65535).",
+        environment_variable="PORT",
     ),
 )
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each OPENDATA_* variable that nothing reads, with the closest setting:
+    a misspelt variable would otherwise be ignored without a word. (A misspelt key of the
+    config file is refused instead: that file holds settings only.)"""
+    known = [setting.variable for setting in DECLARED] + list(OTHER_VARIABLES)
+    # Compared without the prefix all share, which would make any two names look alike.
+    by_stem = {variable.removeprefix(ENV_PREFIX): variable for variable in known}
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in known or name.startswith(OTHER_PREFIXES):
+            continue
+        closest = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), by_stem, n=1)
+        hint = (
+            f"did you mean {by_stem[closest[0]]}?" if closest else "`opendata settings` lists them."
+        )
+        warnings.append(f"{name} is not a setting and is ignored; {hint}")
+    return warnings
 
 
 def _generated_secret_key(instance: Path) -> str:
@@ -248,6 +266,8 @@ class Settings:
     max_upload_bytes: int
     site_name: str
     debug: bool
+    host: str
+    port: int
     testing: bool = False
 
     @classmethod
@@ -261,13 +281,13 @@ class Settings:
         overrides = overrides or {}
         instance = Path(
             overrides.get("instance_path")
-            or environ.get(ENV_PREFIX + "INSTANCE_PATH")
+            or environ.get(INSTANCE_PATH_VARIABLE)
             or Path.cwd() / "instance"
         ).resolve()
         from_file = _read_config_file(instance / CONFIG_FILE)
         values: dict[str, Any] = {}
         for setting in DECLARED:
-            env_name = ENV_PREFIX + setting.name.upper()
+            env_name = setting.variable
             if setting.name in overrides:
                 raw, origin = overrides[setting.name], "override"
             elif env_name in environ:

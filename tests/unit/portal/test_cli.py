@@ -21,8 +21,8 @@ def environment(tmp_path, database_engine):
     }
 
 
-def run(environment, *args, input=None):
-    return CliRunner().invoke(main, list(args), env=environment, input=input)
+def run(environment, *args, input=None, env=None):
+    return CliRunner().invoke(main, list(args), env={**environment, **(env or {})}, input=input)
 
 
 def test_init_check_and_token(environment):
@@ -112,3 +112,81 @@ def test_settings_lists_every_variable(environment):
     assert result.exit_code == 0
     for name in ("OPENDATA_DATABASE_URL", "OPENDATA_STORAGE_URL", "OPENDATA_SEARCH_URL"):
         assert name in result.output
+
+
+def test_check_fails_when_the_queue_does_not_answer(environment):
+    run(environment, "init")
+    result = run(environment, "check", env={"OPENDATA_QUEUE_URL": "redis://127.0.0.1:1/0"})
+    assert result.exit_code == 1
+    queue_line = next(line for line in result.output.splitlines() if "queue" in line.split())
+    assert "FAILED" in queue_line and "127.0.0.1:1" in queue_line
+
+
+def test_check_reports_the_embedded_queue(environment):
+    run(environment, "init")
+    result = run(environment, "check")
+    assert result.exit_code == 0, result.output
+    queue_line = next(line for line in result.output.splitlines() if "queue" in line.split())
+    assert "ok" in queue_line and "queue.db" in queue_line
+
+
+def test_check_creates_nothing(environment, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    result = run(
+        {**environment, "OPENDATA_DATABASE_URL": f"sqlite:///{instance / 'catalog.db'}"},
+        "check",
+        env={"OPENDATA_STORAGE_URL": "file:relative"},
+    )
+    assert result.exit_code == 1
+    # The secret key is a setting, generated on first read; every backend is left alone.
+    assert sorted(tmp_path.rglob("*")) == [*before, instance / "secret_key"]
+    for port in ("database", "object", "search", "queue"):
+        line = next(line for line in result.output.splitlines() if line.split()[:1] == [port])
+        assert "FAILED" in line and "run `opendata init`" in line
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OPENDATA_STORAGE_URL", "s3://"),
+        ("OPENDATA_SEARCH_URL", "opensearch+http://"),
+        ("OPENDATA_DATABASE_URL", "sqlite:"),
+        ("OPENDATA_SECRET_KEY", ""),
+        ("PORT", "99999"),
+        ("PORT", "-1"),
+        ("PORT", "0"),
+        ("OPENDATA_RATE_LIMIT", "lots"),
+    ],
+)
+@pytest.mark.parametrize("command", ["check", "init", "serve"])
+def test_every_command_stops_at_a_bad_setting(environment, monkeypatch, command, name, value):
+    monkeypatch.setattr("waitress.serve", _must_not_serve)
+    result = run(environment, command, env={name: value})
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: bad setting: {name} (from environment variable")
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_boolean_is_not_a_number_in_the_config_file(environment, tmp_path):
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / "opendata.toml").write_text("harvest_timeout_seconds = true\n")
+    result = run(environment, "check")
+    assert result.exit_code == 1
+    assert "bad setting: OPENDATA_HARVEST_TIMEOUT_SECONDS" in result.output
+
+
+def test_a_misspelt_variable_is_warned_about(environment):
+    result = run(environment, "init", env={"OPENDATA_DATABSE_URL": "sqlite:///elsewhere.db"})
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: OPENDATA_DATABSE_URL is not a setting and is ignored; did you mean "
+        "OPENDATA_DATABASE_URL?" in result.stderr
+    )
+    assert "OPENDATA_TEST" not in result.stderr
+
+
+def _must_not_serve(*args, **kwargs):
+    raise AssertionError("served despite a bad setting")

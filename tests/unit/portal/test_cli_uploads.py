@@ -6,6 +6,7 @@ import time
 
 from click.testing import CliRunner
 
+import portal.cli  # noqa: F401  (the command modules are loaded through it)
 from catalog.storage.local import LocalObjectStore
 from portal.cli_uploads import uploads
 
