@@ -301,7 +301,7 @@ def _distribution(
         graph.add((node, DCAT.mediaType, terms.media_type(media_type)))
     if resource.size is not None:
         graph.add((node, DCAT.byteSize, Literal(resource.size, datatype=XSD.nonNegativeInteger)))
-    if resource.sha256:
+    if downloadable and resource.sha256:
         checksum = _node("checksum", resource.id)
         graph.add((node, SPDX.checksum, checksum))
         graph.add((checksum, RDF.type, SPDX.Checksum))

@@ -123,9 +123,14 @@ def package_dict(dataset: Dataset) -> dict[str, Any]:
     }
 
 
+def _may_fetch(dataset: Dataset) -> bool:
+    # As REST v1: no address or checksum to those who may not fetch the data (a link may
+    # carry a key; a checksum confirms a guess of a small file's content).
+    return can(current_actor(), Action.READ_DATA, dataset)
+
+
 def _resource_url(resource: Resource, dataset: Dataset) -> str:
-    # As REST v1: no address to those who may not fetch the data (a link may carry a key).
-    if not can(current_actor(), Action.READ_DATA, dataset):
+    if not _may_fetch(dataset):
         return ""
     if resource.storage_key is None:
         return resource.url or ""
@@ -161,7 +166,7 @@ def resource_dict(resource: Resource, dataset: Dataset) -> dict[str, Any]:
         "url": _resource_url(resource, dataset),
         "url_type": "upload" if resource.storage_key is not None else None,
         "size": resource.size,
-        "hash": resource.sha256 or "",
+        "hash": (resource.sha256 or "") if _may_fetch(dataset) else "",
         "created": ckan_time(resource.created_at),
         "last_modified": ckan_time(resource.modified_at),
         "metadata_modified": ckan_time(resource.modified_at),
