@@ -39,6 +39,14 @@ _ROADS_BY_STREET_TEXT = {
 ROADS_BY_STREET = {street: _words(roads) for street, roads in _ROADS_BY_STREET_TEXT.items()}
 STREETS = tuple(ROADS_BY_STREET)
 ROADS = tuple(road for roads in ROADS_BY_STREET.values() for road in roads)
+# Each street's rough extent (latitudes, longitudes) inside the district's, so that a
+# row's point lies in the street its address names.
+STREET_AREAS = {
+    "祖庙街道": ((23.015, 23.060), (113.095, 113.140)),
+    "石湾镇街道": ((22.965, 23.015), (113.085, 113.150)),
+    "张槎街道": ((23.020, 23.080), (113.030, 113.095)),
+    "南庄镇": ((22.960, 23.020), (113.020, 113.085)),
+}
 COMMUNITIES = _words(
     "祖庙街道升平社区 祖庙街道兆祥社区 祖庙街道普君社区 祖庙街道同济社区 祖庙街道岭南社区 "
     "祖庙街道朝安社区 祖庙街道亲仁社区 祖庙街道惠景社区 祖庙街道东华里社区 "
@@ -48,24 +56,63 @@ COMMUNITIES = _words(
     "南庄镇罗格村 南庄镇吉利村 南庄镇紫南村 南庄镇溶洲村 南庄镇杏头村 南庄镇湖涌村 "
     "南庄镇南庄社区"
 )
+COMMUNITIES_BY_STREET = {
+    street: tuple(community for community in COMMUNITIES if community.startswith(street))
+    for street in STREETS
+}
 PLACE_NAMES = _words(
     "惠景 元甲 张槎 南庄 石湾 澜石 环湖 铁军 东鄱 深村 绿岛湖 朝东 同济 升平 兆祥 普君 "
     "亲仁 大富 江湾 罗格 紫南 吉利 溶洲 杏头 湖涌 莲塘 上朗 绿景 雾岗 亚艺"
 )
+_PLACES_BY_STREET_TEXT = {
+    "祖庙街道": "惠景 元甲 环湖 朝东 同济 升平 兆祥 普君 亲仁 亚艺",
+    "石湾镇街道": "石湾 澜石 铁军 东鄱 深村 绿景 雾岗",
+    "张槎街道": "张槎 大富 江湾 莲塘 上朗",
+    "南庄镇": "南庄 绿岛湖 罗格 紫南 吉利 溶洲 杏头 湖涌",
+}
+STREET_OF_PLACE = {
+    place: street for street, places in _PLACES_BY_STREET_TEXT.items() for place in _words(places)
+}
 RIVERS = _words(
     "东平河 汾江河 佛山涌 潭洲水道 吉利涌 南庄涌 紫洞涌 罗格涌 石湾涌 澜石涌 张槎涌 "
     "大富涌 莲塘涌 上朗涌 江湾涌 东鄱涌"
 )
-HOSPITALS = _words(
-    "佛山市第一人民医院 佛山市中医院 佛山市妇幼保健院 佛山市第二人民医院 "
-    "佛山市禅城区中心医院 佛山市禅城区人民医院 佛山市禅城区妇幼保健院 佛山市中医院禅城医院 "
-    "佛山市禅城区祖庙街道社区卫生服务中心 佛山市禅城区石湾镇街道社区卫生服务中心 "
-    "佛山市禅城区张槎街道社区卫生服务中心 佛山市禅城区南庄镇社区卫生服务中心"
-)
-CLINIC_KINDS = _words(
-    "门诊部 综合门诊部 中医门诊部 口腔门诊部 中医诊所 口腔诊所 社区诊所 康复医院 护理院 "
-    "医学检验实验室"
-)
+# The district's hospitals and health centres, each with its kind and grade (医院等级).
+HOSPITAL_KINDS_AND_GRADES = {
+    "佛山市第一人民医院": ("综合医院", "三级甲等"),
+    "佛山市中医院": ("中医医院", "三级甲等"),
+    "佛山市妇幼保健院": ("专科医院", "三级甲等"),
+    "佛山市第二人民医院": ("综合医院", "三级甲等"),
+    "佛山市禅城区中心医院": ("综合医院", "三级甲等"),
+    "佛山市禅城区人民医院": ("综合医院", "二级甲等"),
+    "佛山市禅城区妇幼保健院": ("专科医院", "二级甲等"),
+    "佛山市中医院禅城医院": ("中医医院", "二级甲等"),
+    **{f"佛山市禅城区{street}社区卫生服务中心": ("社区卫生服务中心", "一级") for street in STREETS},
+}
+HOSPITALS = tuple(HOSPITAL_KINDS_AND_GRADES)
+# Clinics are named by place and one of these endings, which says their kind.
+CLINIC_KIND_OF_ENDING = {
+    "门诊部": "门诊部",
+    "综合门诊部": "门诊部",
+    "中医门诊部": "门诊部",
+    "口腔门诊部": "门诊部",
+    "中医诊所": "诊所",
+    "口腔诊所": "诊所",
+    "社区诊所": "诊所",
+    "康复医院": "康复医院",
+    "护理院": "护理院",
+    "医学检验实验室": "医学检验实验室",
+}
+CLINIC_KINDS = tuple(CLINIC_KIND_OF_ENDING)
+COMMUNITY_STATION_KIND = "社区卫生服务站"
+# Beds by grade or kind; a kind not listed has none.
+BEDS_BY_GRADE_OR_KIND = {
+    "三级甲等": (800, 1800),
+    "二级甲等": (300, 700),
+    "社区卫生服务中心": (20, 80),
+    "康复医院": (50, 200),
+    "护理院": (40, 160),
+}
 KINDERGARTEN_KINDS = _words("幼儿园 中心幼儿园 实验幼儿园 第二幼儿园 艺术幼儿园 双语幼儿园")
 PARKS = _words(
     "中山公园 亚艺公园 佛山公园 季华公园 石湾公园 文华公园 绿岛湖湿地公园 东平河滨水公园 "

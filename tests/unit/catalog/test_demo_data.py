@@ -37,6 +37,9 @@ def load(name):
 DEPARTMENTS = load("departments.json")
 THEMES = load("themes.json")
 DATASETS = load("datasets.json")
+SITE = load("site.json")
+USERS = load("users.json")
+GRANTS = load("grants.json")
 RESOURCES = [(dataset, resource) for dataset in DATASETS for resource in dataset["resources"]]
 GENERATED = [(dataset, resource) for dataset, resource in RESOURCES if "fields" in resource]
 
@@ -62,6 +65,9 @@ def test_departments_are_the_23_of_the_district():
         assert department["description"].endswith("。")
         assert department["contact_email"].endswith("@chancheng.gov.cn")
         assert re.fullmatch(r"0757-8\d{7}", department["contact_phone"])
+        # Its pages lie on the district's site, under the name its mailbox has.
+        mailbox = department["contact_email"].partition("@")[0]
+        assert department["website"] == f"https://www.chancheng.gov.cn/{mailbox}"
 
 
 def test_department_codes_are_well_formed_credit_codes_of_district_organs():
@@ -178,13 +184,66 @@ def test_every_dataset_has_one_to_three_resources_with_unique_names():
         assert len(names) == len(set(names)), dataset["slug"]
 
 
-def test_link_resources_point_into_the_portal():
+def test_link_resources_are_the_portal_api_or_a_department_page_or_document():
     links = [resource for _, resource in RESOURCES if "fields" not in resource]
-    assert links
+    assert len(links) > 150
+    paths = set()
     for resource in links:
         assert resource["format"] in LINK_FORMATS
-        assert resource["url"].startswith("https://data.chancheng.gov.cn/")
         assert resource["name"]
+        assert "url" not in resource  # hosts come from site.json and departments.json
+        if resource["format"] == "API":
+            assert "path" not in resource  # always the dataset's own API
+            continue
+        extension = {"HTML": "html", "PDF": "pdf"}[resource["format"]]
+        assert re.fullmatch(
+            rf"(gkmlpt/content|attachment/0)(/\d+)+/(post_)?\d+\.{extension}", resource["path"]
+        )
+        paths.add(resource["path"])
+    assert len(paths) == len([r for r in links if r["format"] != "API"])
+
+
+def test_the_site_has_a_public_address_and_a_reference_time_after_every_release():
+    assert SITE["portal_url"] == "https://data.chancheng.gov.cn"
+    assert SITE["dataset_api_description"]
+    reference = dt.datetime.fromisoformat(SITE["reference_time"])
+    assert reference.utcoffset() == dt.timedelta(hours=8)
+    assert max(dt.date.fromisoformat(d["release_date"]) for d in DATASETS) <= reference.date()
+
+
+def test_demo_users_are_public_users_with_plain_names():
+    assert [user["name"] for user in USERS] == ["citizen"]
+    for user in USERS:
+        assert re.fullmatch(r"[a-z][a-z0-9-]*", user["name"])
+        assert not user["name"].endswith("-steward") and user["name"] != "admin"
+        assert user["display_name"] and "@" in user["email"]
+
+
+def test_grants_open_conditional_data_to_whom_its_condition_names():
+    datasets = {d["slug"]: d for d in DATASETS}
+    departments = {d["slug"] for d in DEPARTMENTS}
+    reference = dt.datetime.fromisoformat(SITE["reference_time"]).date()
+    grantees = [(g["dataset"], g.get("department"), g.get("user")) for g in GRANTS]
+    assert len(set(grantees)) == len(GRANTS)
+    for grant in GRANTS:
+        dataset = datasets[grant["dataset"]]
+        assert dataset["state"] == "published"
+        assert any("fields" in resource for resource in dataset["resources"])  # data to fetch
+        assert ("department" in grant) != ("user" in grant)
+        assert grant["reason"]
+        assert (
+            dt.date.fromisoformat(dataset["release_date"])
+            <= dt.date.fromisoformat(grant["granted_on"])
+            <= reference
+        )
+        if "department" in grant:
+            assert grant["department"] in departments - {dataset["department"]}
+            assert dataset["share_type"] == "conditional"
+        else:
+            assert grant["user"] in {user["name"] for user in USERS}
+            assert dataset["open_type"] == "conditional"
+    assert sum("department" in grant for grant in GRANTS) >= 3
+    assert sum("user" in grant for grant in GRANTS) == 1
 
 
 def test_about_40_percent_of_datasets_have_a_generated_file():

@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 
 from catalog.demo import files, identifiers, values, vocabulary
+from catalog.demo.rows import Row
 
 LAT_MIN, LAT_MAX = 22.96, 23.08
 LON_MIN, LON_MAX = 113.02, 113.15
@@ -67,9 +68,10 @@ def org_code_is_valid(code):
 
 
 def generate(gen, count=300, seed=1):
+    """A lone field's values: each row is about whatever its own value names."""
     generator = values.generator_for(gen)
     rng = random.Random(seed)
-    return [generator(rng, row) for row in range(count)]
+    return [generator.draw(rng, index, Row()) for index in range(count)]
 
 
 def write(writer, fields, rows, seed="demo/resource"):
