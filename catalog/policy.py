@@ -183,6 +183,18 @@ def can_create_dataset(actor: Actor, department_id: str) -> bool:
     return actor.sysadmin or actor.role_in(department_id) in EDITING_ROLES
 
 
+def require_create_dataset(actor: Actor, department_id: str, refusal: str) -> None:
+    """Raise Unauthorized to anonymous callers and Forbidden, with ``refusal``, to the rest
+    who may not create datasets in (or move datasets into) the department."""
+    if can_create_dataset(actor, department_id):
+        return
+    if not actor.is_authenticated:
+        raise Unauthorized("Log in (or send a bearer token) to change datasets.")
+    if "write" not in actor.scopes:
+        raise Forbidden("This token may only read; use a token with the write scope.")
+    raise Forbidden(refusal)
+
+
 def can_manage_department(actor: Actor, department_id: str) -> bool:
     """Change the department itself, its members and its grants."""
     return "write" in actor.scopes and can_view_grants(actor, department_id)

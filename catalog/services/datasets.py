@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from catalog.errors import Conflict, Forbidden, InvalidInput, NotFound
+from catalog.errors import Conflict, InvalidInput, NotFound
 from catalog.models import Dataset, Department, License, Resource, Tag, Theme, utcnow
-from catalog.policy import Action, Actor, can_create_dataset, require, visible_clause
+from catalog.policy import Action, Actor, require, require_create_dataset, visible_clause
 from catalog.services.audit import dataset_snapshot, record_dataset_change
 from catalog.services.departments import SLUG_PATTERN
 from catalog.vocab import (
@@ -158,8 +158,9 @@ def create_dataset(session: Session, actor: Actor, values: DatasetValues) -> Dat
     if errors:
         raise InvalidInput(errors)
     department = _department(session, given["department"])
-    if not can_create_dataset(actor, department.id):
-        raise Forbidden("Only editors and admins of a department may create its datasets.")
+    require_create_dataset(
+        actor, department.id, "Only editors and admins of a department may create its datasets."
+    )
     dataset = Dataset()
     apply_values(session, dataset, given)
     dataset.department = department
@@ -192,8 +193,10 @@ def update_dataset(
         department = session.scalar(
             select(Department).where(Department.slug == given["department"])
         )
-        if department is not None and not can_create_dataset(actor, department.id):
-            raise Forbidden("You may not move datasets into that department.")
+        if department is not None:
+            require_create_dataset(
+                actor, department.id, "You may not move datasets into that department."
+            )
     apply_values(session, dataset, given)
     if department is not None:
         dataset.department = department

@@ -99,6 +99,14 @@ def test_the_missing_required_fields_are_named_together(client, steward):
     assert set(response.get_json()["errors"]) == {"department", "open_type", "share_type"}
 
 
+def test_a_create_without_credentials_asks_for_them_and_writes_nothing(client, session, edu):
+    before = counts(session)
+    answer = client.post("/api/v1/datasets", json=VALID)
+    assert answer.status_code == 401, answer.get_json()
+    assert "bearer token" in answer.get_json()["detail"]
+    assert counts(session) == before
+
+
 def test_labels_are_accepted_for_codes_in_writes(client, steward):
     body = {**VALID, "open_type": "有条件开放", "update_frequency": "每季度"}
     created = client.post("/api/v1/datasets", json=body, headers=steward)
