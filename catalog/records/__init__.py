@@ -100,6 +100,15 @@ def coerce(field: RecordField, value: object) -> object:
         raise ValueError(f"Field {field.name!r} ({field.type}): {error}") from None
 
 
+def coerce_row_id(value: object) -> int:
+    """A row's ``_id`` given as other than an int (the stores test ``type(v) is int`` first,
+    inline, as that is every row of a load)."""
+    row_id = coerce(RecordField(ID, "integer"), value)
+    if row_id is None:
+        raise ValueError("Every row needs its _id (its position, from 1).")
+    return row_id
+
+
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not text")

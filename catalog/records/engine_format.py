@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from catalog.interfaces import RecordBatch, RecordField
-from catalog.records import EXACT_TYPES, ID, NEEDS_COERCION, CheckedQuery, coerce
+from catalog.records import EXACT_TYPES, ID, NEEDS_COERCION, CheckedQuery, coerce, coerce_row_id
 from catalog.search.engines import INDEX_SETTINGS
 
 KEYWORD_CHARS = 8191  # Lucene's 32,766-byte term limit in UTF-8's worst case, 4 bytes a char
@@ -206,15 +206,12 @@ def document_maker(schema: Schema):
         for f in schema.fields
     ]
     known = frozenset([ID, *schema.columns])
-    id_field = RecordField(ID, "integer")
 
     def make(row: dict) -> tuple[int, dict]:
         get = row.get
         row_id = get(ID)
         if type(row_id) is not int:
-            row_id = coerce(id_field, row_id)
-            if row_id is None:
-                raise ValueError("Every row needs its _id (its position, from 1).")
+            row_id = coerce_row_id(row_id)
         if not row.keys() <= known:
             raise ValueError(f"Row {row_id}: unknown fields {sorted(row.keys() - known)}.")
         document = {ROW: row_id}

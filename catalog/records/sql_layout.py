@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 
 from catalog.interfaces import RecordField
-from catalog.records import EXACT_TYPES, ID, NEEDS_COERCION, coerce
+from catalog.records import EXACT_TYPES, ID, NEEDS_COERCION, coerce, coerce_row_id
 
 TABLE_NAME = re.compile(r"records_[0-9a-f]{32}_[0-9a-f]{8}")
 
@@ -119,7 +119,6 @@ def row_converter(layout: TableLayout, sqlite: bool) -> Callable[[dict], tuple]:
         exact = EXACT_TYPES[field.type]
         store = _SQLITE_STORE.get(field.type) if sqlite else None
         plan.append((field.name, field, exact, NEEDS_COERCION.get(field.type), store))
-    id_field = RecordField(ID, "integer")
     width = len(plan) + 1
     absent = object()
 
@@ -127,9 +126,7 @@ def row_converter(layout: TableLayout, sqlite: bool) -> Callable[[dict], tuple]:
         get = row.get
         row_id = get(ID)
         if type(row_id) is not int:
-            row_id = coerce(id_field, row_id)
-            if row_id is None:
-                raise ValueError("Every row needs its _id (its position, from 1).")
+            row_id = coerce_row_id(row_id)
         values = [row_id]
         found = 1
         for name, field, exact, suspect, store in plan:
