@@ -5,7 +5,6 @@ the whole demo catalog exported and validated with pySHACL."""
 
 import json
 from datetime import date
-from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,22 +12,16 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import DCAT, DCTERMS
 from sqlalchemy import select
 
-from catalog.backends import Backends
-from catalog.db import create_database_engine, session_factory, upgrade_database
 from catalog.dcat_terms import HYDRA
-from catalog.demo.loader import load_demo
 from catalog.models import Dataset, Department
 from catalog.policy import Actor, visible_clause
-from catalog.records.sql import SqlRecordStore
-from catalog.search.sqlite import SqliteCatalogIndex
 from catalog.services.datasets import DatasetValues, update_dataset
-from catalog.storage.local import LocalObjectStore
 from harvesters.fetch import HttpFetcher
 from harvesters.interfaces import RemoteDataset, SourceSpec
 from harvesters.sources.datajson import DataJsonSource
 from harvesters.sources.dcat import DcatSource
-from portal.settings import Settings
 from tests.factories import SYSTEM, make_dataset
+from tests.functional.demo_instance import load_demo_instance
 from tests.unit.catalog.test_dcat import (
     HIDDEN_SLUGS,
     PUBLIC_SLUGS,
@@ -246,37 +239,13 @@ def test_another_portal_harvests_the_export(live_server, world, source_type, pat
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo catalog on SQLite, loaded once, with an app to read it through."""
-    from portal.app import create_app
-
-    folder = tmp_path_factory.mktemp("demo")
-    engine = create_database_engine(f"sqlite:///{folder / 'catalog.db'}")
-    upgrade_database(engine)
-    backends = Backends(
-        engine=engine,
-        sessions=session_factory(engine),
-        object_store=LocalObjectStore(folder / "objects"),
-        catalog_index=SqliteCatalogIndex(folder / "search.db"),
-        record_store=SqlRecordStore(engine),
-    )
-    backends.catalog_index.ensure()
-    with backends.sessions() as session:
-        load_demo(session, backends.object_store, backends.record_store, SYSTEM)
-        public = set(
+    demo = load_demo_instance(tmp_path_factory.mktemp("demo"), SYSTEM)
+    with demo.backends.sessions() as session:
+        demo.public = set(
             session.scalars(select(Dataset.slug).where(visible_clause(Actor.anonymous(), Dataset)))
         )
-    settings = Settings.load(
-        environ={},
-        overrides={
-            "instance_path": str(folder / "instance"),
-            "database_url": f"sqlite:///{folder / 'catalog.db'}",
-            "storage_url": (folder / "objects").as_uri(),
-            "search_url": f"sqlite:///{folder / 'search.db'}",
-            "secret_key": "test-secret-key",
-        },
-        testing=True,
-    )
-    yield SimpleNamespace(client=create_app(settings, backends).test_client(), public=public)
-    engine.dispose()
+    yield demo
+    demo.backends.engine.dispose()
 
 
 def test_the_demo_catalog_exports_whole_and_conforms(demo):

@@ -11,8 +11,6 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import event, func, select
 
-from catalog.backends import Backends
-from catalog.db import create_database_engine, session_factory, upgrade_database
 from catalog.demo import timeline
 from catalog.demo.loader import DATA, Site, load_demo
 from catalog.demo.relevance import judge_searches
@@ -28,15 +26,11 @@ from catalog.models import (
     User,
 )
 from catalog.policy import Actor, visible_clause
-from catalog.records.sql import SqlRecordStore
-from catalog.search.sqlite import SqliteCatalogIndex
 from catalog.services.datasets import DatasetValues, update_dataset
 from catalog.services.search import reindex_catalog
-from catalog.storage.local import LocalObjectStore
-from portal.indexing import drain
-from portal.settings import Settings
 from portal.views import LATEST_ON_HOME
 from tests.factories import bearer, make_user, token_for
+from tests.functional.demo_instance import load_demo_instance
 
 OPERATOR = Actor(name="tests", sysadmin=True)
 SITE = Site.read()
@@ -44,36 +38,9 @@ SITE = Site.read()
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    engine = create_database_engine(f"sqlite:///{folder / 'catalog.db'}")
-    upgrade_database(engine)
-    backends = Backends(
-        engine=engine,
-        sessions=session_factory(engine),
-        object_store=LocalObjectStore(folder / "objects"),
-        catalog_index=SqliteCatalogIndex(folder / "search.db"),
-        record_store=SqlRecordStore(engine),
-    )
-    backends.catalog_index.ensure()
-    with backends.sessions() as session:
-        report = load_demo(session, backends.object_store, backends.record_store, OPERATOR)
-    drain(backends)
-    settings = Settings.load(
-        environ={},
-        overrides={
-            "instance_path": str(folder / "instance"),
-            "database_url": f"sqlite:///{folder / 'catalog.db'}",
-            "storage_url": (folder / "objects").as_uri(),
-            "search_url": f"sqlite:///{folder / 'search.db'}",
-            "secret_key": "test-secret-key",
-        },
-        testing=True,
-    )
-    from portal.app import create_app
-
-    app = create_app(settings, backends)
-    yield SimpleNamespace(backends=backends, report=report, app=app, client=app.test_client())
-    engine.dispose()
+    demo = load_demo_instance(tmp_path_factory.mktemp("demo"), OPERATOR)
+    yield demo
+    demo.backends.engine.dispose()
 
 
 def test_the_demo_has_the_district_in_it(demo):
