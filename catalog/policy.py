@@ -195,6 +195,15 @@ def require_create_dataset(actor: Actor, department_id: str, refusal: str) -> No
     raise Forbidden(refusal)
 
 
+def may_be_granted(dataset: DatasetLike, to_government: bool) -> bool:
+    """Whether a grant opens the dataset's data: 有条件开放 data to anyone it names,
+    有条件共享 data to departments and their members. A grant never opens what the rules
+    keep closed (不予开放 to the public, 不予共享 to other departments)."""
+    if dataset.open_type == OpenType.CONDITIONAL:
+        return True
+    return to_government and dataset.share_type == ShareType.CONDITIONAL
+
+
 def can_manage_department(actor: Actor, department_id: str) -> bool:
     """Change the department itself, its members and its grants."""
     return "write" in actor.scopes and can_view_grants(actor, department_id)

@@ -11,10 +11,11 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from catalog.errors import Conflict, InvalidInput, NotFound
-from catalog.models import Dataset, Department, Grant, User, utcnow
-from catalog.policy import Actor, require_grants
+from catalog.models import Dataset, Department, Grant, Membership, User, utcnow
+from catalog.policy import Actor, may_be_granted, require_grants
 from catalog.services.audit import record_event
 from catalog.services.datasets import get_dataset
+from catalog.vocab import OpenType, ShareType
 
 REASON_MAX_LENGTH = 2000
 
@@ -104,6 +105,31 @@ def _grantee_ids(
     return None, user_id
 
 
+def _require_grantable(
+    session: Session, dataset: Dataset, department_id: str | None, user_id: str | None
+) -> None:
+    """InvalidInput when the grant would open nothing: the rules leave only 有条件开放 and
+    有条件共享 data to grants, and 有条件共享 data only to government users."""
+    to_government = department_id is not None or (
+        session.scalar(select(Membership.user_id).where(Membership.user_id == user_id).limit(1))
+        is not None
+    )
+    if may_be_granted(dataset, to_government):
+        return
+    field = "department" if department_id else "user"
+    if may_be_granted(dataset, to_government=True):
+        message = (
+            "This dataset's data is shared on conditions with departments only (有条件共享, "
+            "不予开放): give the grant to the user's department."
+        )
+    else:
+        message = (
+            "Grants open only 有条件开放 or 有条件共享 data; this dataset is "
+            f"{OpenType(dataset.open_type).label} and {ShareType(dataset.share_type).label}."
+        )
+    raise InvalidInput({field: [message]})
+
+
 def _live_grant_of(
     session: Session, dataset_id: str, department_id: str | None, user_id: str | None
 ) -> Grant | None:
@@ -133,6 +159,7 @@ def create_grant(
     dataset = get_dataset(session, actor, dataset_slug)
     require_grants(actor, dataset, manage=True)
     department_id, user_id = _grantee_ids(session, dataset, department, user)
+    _require_grantable(session, dataset, department_id, user_id)
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidInput({"expires_at": ["The expiry must lie in the future."]})
     if len(reason) > REASON_MAX_LENGTH:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from catalog.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from catalog.models import ApiToken, Department, Grant, Membership, User, utcnow
-from catalog.policy import Actor, can_manage_catalog, can_manage_department
+from catalog.models import ApiToken, Dataset, Department, Grant, Membership, User, utcnow
+from catalog.policy import Actor, can_manage_catalog, can_manage_department, may_be_granted
 from catalog.services.audit import record_event
 from catalog.vocab import Role, TokenScope
 
@@ -242,11 +242,13 @@ def actor_for_user(
     grantees = [Grant.user_id == user.id]
     if roles:
         grantees.append(Grant.department_id.in_(roles))
-    granted = session.scalars(
-        select(Grant.dataset_id).where(
-            or_(*grantees), or_(Grant.expires_at.is_(None), Grant.expires_at > now)
-        )
+    live_grants = session.execute(
+        select(Grant.dataset_id, Dataset.open_type, Dataset.share_type)
+        .join(Dataset, Dataset.id == Grant.dataset_id)
+        .where(or_(*grantees), or_(Grant.expires_at.is_(None), Grant.expires_at > now))
     ).all()
+    # A user with a role anywhere is a government user, and so are grants to departments.
+    granted = [row.dataset_id for row in live_grants if may_be_granted(row, bool(roles))]
     return Actor(
         user_id=user.id,
         name=user.name,

@@ -158,11 +158,12 @@ def test_a_dataset_hidden_from_the_caller_answers_404(client, session, world):
         assert client.get(f"{API}/hidden/grants", headers=headers).status_code == 404, caller
         assert give(client, world, "hidden", caller, user="root").status_code == 404, caller
         assert revoke(client, world, standing.id, "hidden", caller).status_code == 404, caller
-    # Those who see it (the owning department, a grant's holder) are told they may not.
+    # A grant row on a closed dataset (不予开放, 不予共享) opens nothing, not even its name.
     grant_to_user(session, world.datasets["hidden"], world.users["researcher"])
     assert (
-        client.get(f"{API}/hidden/grants", headers=world.headers["researcher"]).status_code == 403
+        client.get(f"{API}/hidden/grants", headers=world.headers["researcher"]).status_code == 404
     )
+    # Those who see it (the owning department) are told they may not.
     assert client.get(f"{API}/hidden/grants", headers=world.headers["member"]).status_code == 403
     assert (
         client.get(f"{API}/no-such-dataset/grants", headers=world.headers["admin"]).status_code
@@ -308,6 +309,21 @@ def test_a_department_grant_opens_conditionally_shared_data_to_its_members(clien
 
     assert revoke(client, world, grant["id"], "registry", "sysadmin").status_code == 204
     assert _data_answers(client, world, "registry", "outsider") == (403, 403)
+
+
+def test_a_grant_that_would_open_what_the_rules_close_is_refused(client, backends, world):
+    before = counts(backends)
+    # 不予开放 + 不予共享: only the owning department, grant or not.
+    closed = give(client, world, "hidden", "sysadmin", department="edu")
+    assert closed.status_code == 422
+    assert "有条件开放 or 有条件共享" in closed.get_json()["errors"]["department"][0]
+    # 有条件共享 data is for departments: a user of the public may not be given it.
+    public = give(client, world, "registry", "sysadmin", user="researcher")
+    assert public.status_code == 422
+    assert "department" in public.get_json()["errors"]["user"][0]
+    assert counts(backends) == before
+    # A department's member may be given it by name.
+    assert give(client, world, "registry", "sysadmin", user="edu-admin").status_code == 201
 
 
 def test_the_openapi_document_describes_the_grant_operations(client):

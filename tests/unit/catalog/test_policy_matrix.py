@@ -82,10 +82,11 @@ _TABLE: dict[str, tuple[frozenset[Action], ...]] = {
     "conditional/unconditional":   (META, META, SEE,  SEE,  META, SEE,  SEE,  ALL,  ALL,  ALL),
     "conditional/conditional":     (META, META, META, SEE,  META, SEE,  SEE,  ALL,  ALL,  ALL),
     "conditional/not_shared":      (META, META, META, SEE,  META, META, SEE,  ALL,  ALL,  ALL),
-    # 不予开放: nothing for the public; departments by share type; a grant gives metadata + data.
-    "not_open/unconditional":      (NONE, NONE, SEE,  SEE,  NONE, SEE,  SEE,  ALL,  ALL,  ALL),
-    "not_open/conditional":        (NONE, NONE, META, SEE,  NONE, SEE,  SEE,  ALL,  ALL,  ALL),
-    "not_open/not_shared":         (NONE, NONE, NONE, SEE,  NONE, SEE,  SEE,  ALL,  ALL,  ALL),
+    # 不予开放: nothing for the public, grant or not; departments by share type, and a
+    # department's grant opens 有条件共享 data; 不予共享 stays with the owner, grant or not.
+    "not_open/unconditional":      (NONE, NONE, SEE,  NONE, NONE, SEE,  SEE,  ALL,  ALL,  ALL),
+    "not_open/conditional":        (NONE, NONE, META, NONE, NONE, SEE,  SEE,  ALL,  ALL,  ALL),
+    "not_open/not_shared":         (NONE, NONE, NONE, NONE, NONE, NONE, SEE,  ALL,  ALL,  ALL),
     # Drafts and withdrawn datasets: the owning department and sysadmins only, grants or not.
     "draft":                       (NONE, NONE, NONE, NONE, NONE, NONE, SEE,  ALL,  ALL,  ALL),
     "withdrawn":                   (NONE, NONE, NONE, NONE, NONE, NONE, SEE,  ALL,  ALL,  ALL),
@@ -217,10 +218,20 @@ def test_the_world_is_as_the_table_assumes(session, world, actors):
     assert world.datasets["draft"].state == "draft"
     assert world.datasets["withdrawn"].state == "withdrawn"
     datasets = world.datasets
-    assert actors["grant_holder"].granted_dataset_ids == {d.id for d in datasets.values()}
+    # Every dataset has grant rows, but an actor holds only those the rules leave to grants:
+    # 有条件开放 ones for a public user, 有条件共享 ones too for a department.
+    open_on_conditions = {
+        datasets[key].id
+        for key in (
+            "conditional/unconditional",
+            "conditional/conditional",
+            "conditional/not_shared",
+        )
+    }
+    assert actors["grant_holder"].granted_dataset_ids == open_on_conditions
     assert actors["expired_grant"].granted_dataset_ids == frozenset()
     assert actors["department_grant"].granted_dataset_ids == {
-        datasets[key].id for key in (*DEPARTMENT_GRANTED, "draft", "withdrawn")
+        datasets[key].id for key in ("conditional/conditional", "not_open/conditional")
     }
     assert actors["anonymous"].user_id is None
     assert not actors["public"].is_government
@@ -229,9 +240,11 @@ def test_the_world_is_as_the_table_assumes(session, world, actors):
     assert actors["sysadmin"].sysadmin and not actors["sysadmin"].roles
     # The expired_grant caller is only a meaningful case if its grants once gave access.
     before_expiry = actors_at(session, world, utcnow())
-    assert before_expiry["expired_grant"].granted_dataset_ids == {d.id for d in datasets.values()}
-    assert can(before_expiry["expired_grant"], Action.READ_DATA, datasets["not_open/not_shared"])
-    assert can(before_expiry["department_grant"], Action.VIEW, datasets[DEPARTMENT_GRANT_EXPIRED])
+    assert before_expiry["expired_grant"].granted_dataset_ids == open_on_conditions
+    assert can(before_expiry["expired_grant"], Action.READ_DATA, datasets["conditional/not_shared"])
+    assert can(
+        before_expiry["department_grant"], Action.READ_DATA, datasets[DEPARTMENT_GRANT_EXPIRED]
+    )
 
 
 # --- the policy, cell by cell ---------------------------------------------------------------
