@@ -164,7 +164,7 @@ class DatasetInputSchema(Schema):
     title = fields.String(
         required=True,
         validate=[
-            validate.Length(min=1, max=500),
+            validate.Length(max=500),
             validate.Regexp(r"\S", error="A dataset needs a title."),
         ],
     )

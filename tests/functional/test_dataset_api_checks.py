@@ -93,6 +93,13 @@ def test_a_patch_reports_every_field_error_at_once_and_changes_nothing(
     assert counts(session) == before
 
 
+def test_an_empty_title_is_named_once(client, session, steward):
+    body = {**VALID, "title": ""}
+    response = client.post("/api/v1/datasets", json=body, headers=steward)
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["title"] == ["A dataset needs a title."]
+
+
 def test_the_missing_required_fields_are_named_together(client, steward):
     response = client.post("/api/v1/datasets", json={"slug": "x", "title": "t"}, headers=steward)
     assert response.status_code == 422
