@@ -52,25 +52,32 @@ class Backends:
             record_store=record_store_from_settings(settings, engine),
         )
 
+    @property
+    def database_where(self) -> str:
+        """The catalog database's URL, its password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
     def database_status(self) -> tuple[bool, str]:
         """Whether the catalog database is ready for this code, and what to tell the
         operator: where it is and its schema, or what `opendata init` must do first."""
-        where = self.engine.url.render_as_string(hide_password=True)
+        where = self.database_where
         missing = _missing(_sqlite_file(self.engine.url))
         if missing:
             return False, f"{where}: {missing}"
         try:
             current, head = schema_status(self.engine)
         except Exception as error:  # noqa: BLE001 - reported to the operator, not swallowed
-            return False, f"{where}: {type(error).__name__}: {error}"
+            return False, f"{where}: {one_line(error)}"
         if current != head:
             return False, f"{where}, schema {current}; the code expects {head}: {INIT_HINT}"
         return True, f"{where}, schema {current}"
 
-    def check(self, queue_url: str) -> list[tuple[str, bool, str]]:
-        """(port, answers, detail) for each backend and the job queue, without raising.
-        Creates nothing: an embedded backend's missing file or folder is reported as such."""
-        results = [("database", *self.database_status())]
+    def check(self, queue_url: str, rate_limit_storage_url: str) -> list[tuple[str, bool, str]]:
+        """(port, answers, detail) for each backend, the job queue and the rate-limit
+        counters' store when one is set, without raising. Creates nothing: an embedded
+        backend's missing file or folder is reported as such, an index as missing."""
+        database_ready, database_detail = self.database_status()
+        results = [("database", database_ready, database_detail)]
         ports = (
             ("object store", self.object_store),
             ("search", self.catalog_index),
@@ -80,12 +87,17 @@ class Backends:
             missing = _missing(_embedded_path(backend))
             if missing:
                 results.append((port, False, missing))
-                continue
-            try:
-                results.append((port, True, backend.check()))
-            except Exception as error:  # noqa: BLE001 - reported to the operator, not swallowed
-                results.append((port, False, f"{type(error).__name__}: {error}"))
+            elif isinstance(backend, SqlRecordStore) and not database_ready:
+                # Its check would create its tables in a database `opendata init` has not.
+                results.append((port, False, "in the catalog database, which is not ready"))
+            else:
+                try:
+                    results.append((port, True, backend.check()))
+                except Exception as error:  # noqa: BLE001 - reported to the operator
+                    results.append((port, False, one_line(error)))
         results.append(("queue", *check_queue(queue_url)))
+        if rate_limit_storage_url:
+            results.append(("rate limits", *check_rate_limit_storage(rate_limit_storage_url)))
         return results
 
     def dispose(self) -> None:
@@ -104,8 +116,8 @@ def _sqlite_file(url: str | URL) -> Path | None:
 
 
 def _embedded_path(backend) -> Path | None:
-    """The file or folder an embedded backend keeps its data in (their own checks create it,
-    as `opendata init` wants); None for a server."""
+    """The file or folder an embedded backend keeps its data in, which opening it would
+    create; None for a server."""
     if isinstance(backend, LocalObjectStore):
         return backend.root
     if isinstance(backend, SqliteCatalogIndex):
@@ -121,6 +133,18 @@ def _missing(path: Path | None) -> str | None:
     return f"{path.resolve()} does not exist: {INIT_HINT}"
 
 
+def one_line(error: Exception) -> str:
+    """An error as one line for the operator: its kind and what the driver said, without
+    SQLAlchemy's statement and link."""
+    said = getattr(error, "orig", None) or error
+    return f"{type(error).__name__}: {' '.join(str(said).split())}"
+
+
+def _hide_password(url: str) -> str:
+    password = urlsplit(url).password
+    return url.replace(f":{password}@", ":***@") if password else url
+
+
 def check_queue(queue_url: str) -> tuple[bool, str]:
     """Whether the job queue answers, and where it is: the embedded SQLite file (read, never
     created) or a Redis server."""
@@ -128,10 +152,25 @@ def check_queue(queue_url: str) -> tuple[bool, str]:
     try:
         if database is not None:
             return _check_sqlite_queue(database)
-        return True, _check_redis_queue(queue_url)
+        return True, _check_redis(queue_url)
     except Exception as error:  # noqa: BLE001 - reported to the operator, not swallowed
-        where = make_url(queue_url).render_as_string(hide_password=True)
-        return False, f"{where}: {type(error).__name__}: {error}"
+        return False, f"{_hide_password(queue_url)}: {one_line(error)}"
+
+
+def check_rate_limit_storage(url: str) -> tuple[bool, str]:
+    """Whether the store of the rate-limit counters answers: Redis as the queue is checked,
+    any other store by Flask-Limiter's own health check."""
+    from limits.storage import storage_from_string
+
+    if urlsplit(url).scheme == "memory":
+        return True, "memory of each web process"
+    try:
+        if urlsplit(url).scheme in ("redis", "rediss"):
+            return True, _check_redis(url)
+        answers = storage_from_string(url).check()
+    except Exception as error:  # noqa: BLE001 - reported to the operator, not swallowed
+        return False, f"{_hide_password(url)}: {one_line(error)}"
+    return answers, _hide_password(url) + ("" if answers else ": does not answer")
 
 
 def _check_sqlite_queue(path: Path) -> tuple[bool, str]:
@@ -145,12 +184,12 @@ def _check_sqlite_queue(path: Path) -> tuple[bool, str]:
     return True, f"SQLite file {path.resolve()}, {waiting} jobs waiting"
 
 
-def _check_redis_queue(queue_url: str) -> str:
+def _check_redis(url: str) -> str:
     import redis
 
-    client = redis.Redis.from_url(queue_url, socket_connect_timeout=5, socket_timeout=5)
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
     try:
         version = client.info("server")["redis_version"]
     finally:
         client.close()
-    return f"Redis {version} at {make_url(queue_url).render_as_string(hide_password=True)}"
+    return f"Redis {version} at {_hide_password(url)}"

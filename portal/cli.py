@@ -1,12 +1,14 @@
 """The ``opendata`` command: set up, load the demo, serve, manage tokens, check backends."""
 
+import functools
 import os
 import sys
 from datetime import timedelta
 
 import click
+from sqlalchemy.exc import OperationalError
 
-from catalog.backends import Backends
+from catalog.backends import Backends, one_line
 from catalog.db import upgrade_database
 from catalog.errors import CatalogError
 from catalog.policy import Actor
@@ -30,11 +32,16 @@ class Context:
 
     @property
     def settings(self) -> Settings:
+        return self.load_settings()
+
+    def load_settings(self, generate_secret_key: bool = True) -> Settings:
+        """The settings, read on the first call; `opendata check`, which must create
+        nothing, reads them without generating the secret key."""
         if self._settings is None:
             for warning in unknown_variables(os.environ):
                 click.echo(f"warning: {warning}", err=True)
             try:
-                self._settings = Settings.load()
+                self._settings = Settings.load(generate_secret_key=generate_secret_key)
             except SettingsError as error:
                 raise click.ClickException(f"bad setting: {error}") from error
             # Any command may check or run a folder harvest source.
@@ -49,6 +56,21 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+def pass_ready_context(command):
+    """pass_context for a command that needs the catalog database: it first refuses, in one
+    line, a database that does not answer or whose schema `opendata init` has not created
+    or upgraded, instead of failing at its first query."""
+
+    @functools.wraps(command)
+    def checked(context: Context, *args, **kwargs):
+        ready, detail = context.backends.database_status()
+        if not ready:
+            raise click.ClickException(f"the catalog database is not ready: {detail}")
+        return command(context, *args, **kwargs)
+
+    return pass_context(checked)
 
 
 class SettingOption(click.ParamType):
@@ -76,12 +98,17 @@ def _initialise(context: Context) -> None:
     from harvesters.tasks import huey_from_settings
 
     context.settings.instance_path.mkdir(parents=True, exist_ok=True)
-    upgrade_database(context.backends.engine)
+    try:
+        upgrade_database(context.backends.engine)
+    except OperationalError as error:  # no server, refused login, unwritable file
+        raise click.ClickException(
+            f"cannot open the catalog database {context.backends.database_where}: {one_line(error)}"
+        ) from error
     with context.backends.sessions() as session:
         ensure_licenses(session)
         session.commit()
-    # Each backend's own check creates what it needs (a folder, an index, tables), and so
-    # does opening the embedded job queue: `opendata check` then finds them all.
+    # Made here, for `opendata check` (which creates nothing) to find: the object store's
+    # folder and the record store's tables by their checks, the index, the embedded queue.
     context.backends.object_store.check()
     context.backends.catalog_index.ensure()
     context.backends.record_store.check()
@@ -118,132 +145,13 @@ def demo(context: Context) -> None:
         click.echo(f"Indexed {indexed} changes for search.")
 
 
-def _log_to_console() -> None:
-    """Warnings of every library, and what the harvesters do, on the console."""
-    import logging
-
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("harvesters").setLevel(logging.INFO)
-
-
-def _stop_queue_worker(queue_worker) -> None:
-    if not queue_worker.stop():
-        click.echo(
-            "A harvest was still running; its job is resumed by a worker once its lease lapses."
-        )
-
-
-def _interrupt(_signal_number, _frame) -> None:
-    raise KeyboardInterrupt
-
-
-@main.command()
-@click.option(
-    "--host",
-    type=SettingOption("host"),
-    help="Address to listen on.  [default: OPENDATA_HOST, else 127.0.0.1]",
-)
-@click.option(
-    "--port", type=SettingOption("port"), help="Port to listen on.  [default: PORT, else 5000]"
-)
-@click.option("--threads", default=8, show_default=True, help="Worker threads of the server.")
-@click.option(
-    "--debug",
-    is_flag=True,
-    help="Flask's development server instead, with its in-browser debugger; no reloader "
-    "(it would run the job worker twice), so code changes need a restart.",
-)
-@pass_context
-def serve(context: Context, host: str | None, port: int | None, threads: int, debug: bool) -> None:
-    """Serve the portal (waitress, a production WSGI server). With OPENDATA_EMBEDDED_WORKER
-    on (the default) it also runs the job worker, so harvests run with no second command.
-    Refuses an instance whose database `opendata init` has not created or upgraded."""
-    import signal
-
-    from harvesters.tasks import QueueWorker
-    from portal.app import create_app
-    from portal.indexing import OutboxDrainer
-
-    host = host or context.settings.host
-    port = port or context.settings.port
-    ready, detail = context.backends.database_status()
-    if not ready:
-        raise click.ClickException(f"the catalog database cannot be served: {detail}")
-    _log_to_console()
-    app = create_app(context.settings, context.backends)
-    drainer = OutboxDrainer(context.backends)
-    queue_worker = None
-    if context.settings.embedded_worker:
-        queue_worker = QueueWorker(app.extensions["opendata.jobs"])
-    # SIGTERM stops the server the way Ctrl-C does, so both end the worker cleanly.
-    signal.signal(signal.SIGTERM, _interrupt)
-    drainer.start()
-    if queue_worker is not None:
-        queue_worker.start()
-        click.echo("Job worker running beside the web server.")
-    try:
-        if debug:
-            app.run(host=host, port=port, debug=True, use_reloader=False)
-            return
-        from waitress import serve as waitress_serve
-
-        click.echo(f"Serving {context.settings.site_name} on http://{host}:{port}/")
-        waitress_serve(app, host=host, port=port, threads=threads, ident="opendata")
-    finally:
-        drainer.stop()
-        if queue_worker is not None:
-            _stop_queue_worker(queue_worker)
-        click.echo("Stopped.")
-
-
-@main.command()
-@click.option("--interval", default=2.0, show_default=True, help="Seconds between rounds.")
-@click.option(
-    "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Job threads."
-)
-@pass_context
-def worker(context: Context, interval: float, workers: int) -> None:
-    """Run the background work: harvest jobs and their schedules from the job queue, and
-    indexing of catalog changes from the outbox. `opendata serve` runs one beside the web
-    server; run this where the web tier has several processes, or on other machines."""
-    import signal
-    import threading
-
-    from harvesters.tasks import JobQueue, QueueWorker
-    from portal.indexing import OutboxDrainer
-
-    _log_to_console()
-    drainer = OutboxDrainer(context.backends, interval=interval)
-    queue = JobQueue.from_settings(context.settings, context.backends)
-    queue_worker = QueueWorker(queue, workers=workers)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    queue_shown = dict(context.settings.describe())["queue_url"]  # without its password
-    click.echo(
-        f"Worker running: {workers} job threads on {queue_shown}; indexing catalog changes "
-        f"every {interval:g} s."
-    )
-    drainer.start()
-    queue_worker.start()
-    try:
-        while not stopping.wait(1.0) and drainer.is_alive():
-            pass
-    except KeyboardInterrupt:
-        pass
-    drainer.stop()
-    _stop_queue_worker(queue_worker)
-    click.echo("Worker stopped.")
-
-
 @main.group()
 def search() -> None:
     """Look after the search index."""
 
 
 @search.command("reindex")
-@pass_context
+@pass_ready_context
 def search_reindex(context: Context) -> None:
     """Rebuild the index from the catalog into a new one and swap it in; search keeps
     answering meanwhile."""
@@ -261,7 +169,7 @@ def search_reindex(context: Context) -> None:
 
 
 @search.command("status")
-@pass_context
+@pass_ready_context
 def search_status_command(context: Context) -> None:
     """Pending changes in the outbox, and datasets in the index and in the catalog."""
     from catalog.services.search import search_status
@@ -282,7 +190,7 @@ def search_status_command(context: Context) -> None:
 @search.command("synonyms")
 @click.argument("terms", nargs=-1)
 @click.option("--remove", "remove_id", type=int, help="Remove the synonym set with this id.")
-@pass_context
+@pass_ready_context
 def search_synonyms(context: Context, terms: tuple[str, ...], remove_id: int | None) -> None:
     """List the synonym sets, add one (`opendata search synonyms 医保 医疗保险`) or remove
     one by the id the list shows (`opendata search synonyms --remove 3`)."""
@@ -314,7 +222,7 @@ def user() -> None:
 @click.option("--email", default="")
 @click.option("--sysadmin", is_flag=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@pass_context
+@pass_ready_context
 def user_create(context, name, display_name, email, sysadmin, password) -> None:
     """Create a user who can log in to the portal."""
     with context.backends.sessions() as session:
@@ -334,7 +242,7 @@ def user_create(context, name, display_name, email, sysadmin, password) -> None:
 @user.command("set-password")
 @click.argument("name")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@pass_context
+@pass_ready_context
 def user_set_password(context, name, password) -> None:
     """Set the password a user logs in to the portal with (e.g. the demo's stewards)."""
     with context.backends.sessions() as session:
@@ -347,7 +255,7 @@ def user_set_password(context, name, password) -> None:
 @click.argument("name")
 @click.option("--department", required=True, help="Department slug.")
 @click.option("--role", type=click.Choice(Role.codes()), required=True)
-@pass_context
+@pass_ready_context
 def user_set_role(context, name, department, role) -> None:
     """Make a user a member, editor or admin of a department."""
     from catalog.services.departments import get_department
@@ -376,7 +284,7 @@ def token() -> None:
     show_default=True,
 )
 @click.option("--expires-days", type=click.IntRange(min=1), help="Expire after this many days.")
-@pass_context
+@pass_ready_context
 def token_create(context, user_name, name, scopes, expires_days) -> None:
     """Create an API token and print it once; only its hash is kept."""
     with context.backends.sessions() as session:
@@ -394,7 +302,7 @@ def token_create(context, user_name, name, scopes, expires_days) -> None:
 
 @token.command("list")
 @click.option("--user", "user_name", required=True, help="Whose tokens.")
-@pass_context
+@pass_ready_context
 def token_list(context, user_name) -> None:
     """List a user's live tokens (never the tokens themselves)."""
     with context.backends.sessions() as session:
@@ -412,7 +320,7 @@ def token_list(context, user_name) -> None:
 
 @token.command("revoke")
 @click.argument("token_id")
-@pass_context
+@pass_ready_context
 def token_revoke(context, token_id) -> None:
     """Revoke a token at once (its id from `opendata token list`)."""
     with context.backends.sessions() as session:
@@ -428,13 +336,16 @@ def _minute(moment) -> str:
 @pass_context
 def check(context: Context) -> None:
     """Show the settings and whether each backend answers; exit 1 if one does not."""
-    settings = context.settings  # a bad one stops here, before any output
+    # A bad setting stops here, before any output.
+    settings = context.load_settings(generate_secret_key=False)
     click.echo("Settings:")
     for name, value in settings.describe():
         click.echo(f"  {name:<20} {value}")
     click.echo("Backends:")
     failed = False
-    for port, answers, detail in context.backends.check(settings.queue_url):
+    for port, answers, detail in context.backends.check(
+        settings.queue_url, settings.rate_limit_storage_url
+    ):
         mark = click.style("ok", fg="green") if answers else click.style("FAILED", fg="red")
         click.echo(f"  {port:<14} {mark}  {detail}")
         failed = failed or not answers
@@ -466,8 +377,11 @@ def _run(service, *args, **kwargs):
 # helpers above, so they are imported after them.
 from portal.cli_grants import grant  # noqa: E402
 from portal.cli_harvest import harvest  # noqa: E402
+from portal.cli_serve import serve, worker  # noqa: E402
 from portal.cli_uploads import uploads  # noqa: E402
 
 main.add_command(grant)
 main.add_command(harvest)
+main.add_command(serve)
 main.add_command(uploads)
+main.add_command(worker)

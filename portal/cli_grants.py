@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta, timezone
 import click
 
 from catalog.services.grants import create_grant, list_grants, revoke_grant
-from portal.cli import OPERATOR, Context, _run, pass_context
+from portal.cli import OPERATOR, Context, _run, pass_ready_context
 
 CHINA_TIME = timezone(timedelta(hours=8), "CST")
 
@@ -41,7 +41,7 @@ def grant() -> None:
     help="Last day of access, China time; default: never expires.",
 )
 @click.option("--reason", default="", help="Why, e.g. the number of the approved request.")
-@pass_context
+@pass_ready_context
 def grant_add(context: Context, dataset, department, user, expires, reason) -> None:
     """Give a department or a user access to DATASET's data.
 
@@ -65,7 +65,7 @@ def grant_add(context: Context, dataset, department, user, expires, reason) -> N
 
 @grant.command("list")
 @click.argument("dataset")
-@pass_context
+@pass_ready_context
 def grant_list(context: Context, dataset) -> None:
     """List DATASET's grants, live and expired, newest first."""
     with context.backends.sessions() as session:
@@ -83,7 +83,7 @@ def grant_list(context: Context, dataset) -> None:
 
 @grant.command("revoke")
 @click.argument("grant_id")
-@pass_context
+@pass_ready_context
 def grant_revoke(context: Context, grant_id) -> None:
     """Revoke a grant (its id from `opendata grant list`) at once."""
     with context.backends.sessions() as session:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import click
 
 from catalog.errors import NotFound
-from portal.cli import OPERATOR, Context, _run, pass_context
+from portal.cli import OPERATOR, Context, _run, pass_ready_context
 
 ON_MISSING = ("withdraw", "keep")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "lost")
@@ -61,7 +61,7 @@ def _default_name(kind: str, url: str) -> str:
 @click.option("--defaults", help="Values for the datasets it creates, as a JSON object.")
 @click.option("--schedule", help="Five-field cron expression in UTC, e.g. '0 2 * * *'.")
 @click.option("--on-missing", type=click.Choice(ON_MISSING), default="withdraw", show_default=True)
-@pass_context
+@pass_ready_context
 def harvest_add(
     context: Context, department, kind, url, name, config, defaults, schedule, on_missing
 ):
@@ -85,7 +85,7 @@ def harvest_add(
 
 @harvest.command("list")
 @click.option("--department", help="Only this department's sources (slug).")
-@pass_context
+@pass_ready_context
 def harvest_list(context: Context, department: str | None) -> None:
     """List the harvest sources."""
     from catalog.services.harvest import list_sources
@@ -123,7 +123,7 @@ def _find_source(session, reference: str):
 @harvest.command("run")
 @click.argument("source")
 @click.option("--here", is_flag=True, help="Run it in this process, with a progress bar.")
-@pass_context
+@pass_ready_context
 def harvest_run(context: Context, source: str, here: bool) -> None:
     """Harvest SOURCE (its id or name) now. By default the job is queued for a worker and
     its id printed; with --here it runs in this process and its counts are printed."""
@@ -210,7 +210,7 @@ def _when(moment: datetime | None) -> str:
 @click.argument("source", required=False)
 @click.option("--status", type=click.Choice(JOB_STATUSES))
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
-@pass_context
+@pass_ready_context
 def harvest_jobs(context: Context, source: str | None, status: str | None, limit: int) -> None:
     """List jobs, newest first: of SOURCE (id or name) or of every source. A running job
     whose worker stopped renewing its lease is marked STUCK."""
@@ -236,7 +236,7 @@ def harvest_jobs(context: Context, source: str | None, status: str | None, limit
 @harvest.command("job")
 @click.argument("job_id")
 @click.option("--errors", "error_count", default=20, show_default=True, type=click.IntRange(0))
-@pass_context
+@pass_ready_context
 def harvest_job(context: Context, job_id: str, error_count: int) -> None:
     """Show a job's report, with the objects it could not take and their raw payloads."""
     from catalog.services.harvest import get_job, job_errors
@@ -284,7 +284,7 @@ def harvest_job(context: Context, job_id: str, error_count: int) -> None:
 
 @harvest.command("cancel")
 @click.argument("job_id")
-@pass_context
+@pass_ready_context
 def harvest_cancel(context: Context, job_id: str) -> None:
     """Cancel a job: a queued one at once, a running one at its next object."""
     from catalog.services.harvest import cancel_job

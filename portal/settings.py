@@ -170,7 +170,7 @@ DECLARED: tuple[Setting, ...] = (
     Setting(
         "secret_key",
         parsers.secret_key,
-        lambda instance: _generated_secret_key(instance),
+        lambda instance: _stored_secret_key(instance),
         "Signs sessions and CSRF tokens. Generated into the instance folder when absent.",
     ),
     Setting(
@@ -229,6 +229,12 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     return warnings
 
 
+def _stored_secret_key(instance: Path) -> str:
+    """The key generated into the instance folder; empty when none was yet."""
+    path = instance / SECRET_KEY_FILE
+    return path.read_text().strip() if path.exists() else ""
+
+
 def _generated_secret_key(instance: Path) -> str:
     path = instance / SECRET_KEY_FILE
     if not path.exists():
@@ -276,8 +282,11 @@ class Settings:
         environ: Mapping[str, str] = os.environ,
         overrides: Mapping[str, Any] | None = None,
         testing: bool = False,
+        generate_secret_key: bool = True,
     ) -> "Settings":
-        """Read the settings; raise SettingsError naming the first bad value."""
+        """Read the settings; raise SettingsError naming the first bad value. Without
+        ``generate_secret_key`` (for a check that must create nothing) a key not yet
+        generated into the instance folder is left empty."""
         overrides = overrides or {}
         instance = Path(
             overrides.get("instance_path")
@@ -288,22 +297,25 @@ class Settings:
         values: dict[str, Any] = {}
         for setting in DECLARED:
             env_name = setting.variable
+            # The error names the setting as its source spells it: a variable or a key.
             if setting.name in overrides:
-                raw, origin = overrides[setting.name], "override"
+                raw, named, origin = overrides[setting.name], env_name, "override"
             elif env_name in environ:
-                raw, origin = environ[env_name], f"environment variable {env_name}"
+                raw, named, origin = environ[env_name], env_name, f"environment variable {env_name}"
             elif setting.name in from_file:
-                raw, origin = from_file[setting.name], f"{instance / CONFIG_FILE}"
+                raw, named, origin = from_file[setting.name], setting.name, instance / CONFIG_FILE
             else:
                 values[setting.name] = setting.default(instance)
                 continue
             try:
                 values[setting.name] = setting.parse(raw)
             except (TypeError, ValueError) as error:
-                raise SettingsError(f"{env_name} (from {origin}): {error}") from error
+                raise SettingsError(f"{named} (from {origin}): {error}") from error
         unknown = set(from_file) - {s.name for s in DECLARED}
         if unknown:
             raise SettingsError(f"{instance / CONFIG_FILE}: unknown settings {sorted(unknown)}")
+        if generate_secret_key and not values["secret_key"]:
+            values["secret_key"] = _generated_secret_key(instance)
         return cls(instance_path=instance, testing=testing, **values)
 
     def describe(self) -> list[tuple[str, str]]:
@@ -311,7 +323,9 @@ class Settings:
         shown = []
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name in ("secret_key", "s3_secret_access_key"):
+            if field.name == "secret_key" and not value:
+                value = "(not yet generated: run `opendata init`)"
+            elif field.name in ("secret_key", "s3_secret_access_key"):
                 value = "(set)" if value else "(empty)"
             elif isinstance(value, str) and "@" in value:
                 parts = urlsplit(value)

@@ -386,7 +386,9 @@ class EngineCatalogIndex:
                 self.client.indices.delete(index=name)
 
     def check(self) -> str:
-        info = self.client.info()
-        self.ensure()
-        version = info["version"]["number"]
-        return f"{self.engine_name} {version}, alias {self.alias}, {self.count()} datasets"
+        """Which engine, and how many datasets the index holds; it only looks: a missing
+        index is an error here, created by ``ensure`` (`opendata init`)."""
+        engine = f"{self.engine_name} {self.client.info()['version']['number']}"
+        if not self.client.indices.exists_alias(name=self.alias):
+            raise LookupError(f"{engine} has no index {self.alias}: run `opendata init`")
+        return f"{engine}, alias {self.alias}, {self.count()} datasets"

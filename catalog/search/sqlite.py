@@ -127,8 +127,20 @@ class SqliteCatalogIndex:
             return connection.execute(f"SELECT count(*) FROM docs_{generation}").fetchone()[0]
 
     def check(self) -> str:
-        self.ensure()
-        return f"SQLite FTS5 {sqlite3.sqlite_version} at {self.path}, {self.count()} datasets"
+        """Where the index is and how many datasets it holds; it only looks: a missing file
+        or index is an error here, created by ``ensure`` (`opendata init`)."""
+        if not self.path.exists():
+            raise LookupError(f"{self.path} does not exist: run `opendata init`")
+        # mode=rw opens an existing file only, and nothing here writes to it.
+        uri = f"{self.path.resolve().as_uri()}?mode=rw"
+        with closing(sqlite3.connect(uri, uri=True, timeout=30)) as connection:
+            if not connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'alias'"
+            ).fetchone():
+                raise LookupError(f"{self.path} holds no search index: run `opendata init`")
+            generation = self._generation(connection)
+            count = connection.execute(f"SELECT count(*) FROM docs_{generation}").fetchone()[0]
+        return f"SQLite FTS5 {sqlite3.sqlite_version} at {self.path}, {count} datasets"
 
     def search(self, query: SearchQuery) -> SearchResult:
         with self._connect() as connection:

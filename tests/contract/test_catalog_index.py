@@ -27,12 +27,14 @@ def _engine_param(name):
     )
 
 
-@pytest.fixture(params=["sqlite", _engine_param("opensearch"), _engine_param("elasticsearch")])
-def index(request, tmp_path):
+BACKENDS = ["sqlite", _engine_param("opensearch"), _engine_param("elasticsearch")]
+
+
+@pytest.fixture(params=BACKENDS)
+def unmade_index(request, tmp_path):
+    """A backend whose index nobody has created yet."""
     if request.param == "sqlite":
-        backend = SqliteCatalogIndex(tmp_path / "search.db")
-        backend.ensure()
-        yield backend
+        yield SqliteCatalogIndex(tmp_path / "search.db")
         return
     from catalog.search import catalog_index_from_settings
 
@@ -41,9 +43,14 @@ def index(request, tmp_path):
         search_index_prefix=f"test-{uuid.uuid4().hex[:12]}",
     )
     backend = catalog_index_from_settings(settings)
-    backend.ensure()
     yield backend
     backend.delete_indices()
+
+
+@pytest.fixture
+def index(unmade_index):
+    unmade_index.ensure()
+    return unmade_index
 
 
 def document(doc_id, title, labels=("public",), **fields):
@@ -127,6 +134,22 @@ def ids(result):
 def loaded(index):
     index.upsert(CATALOG)
     return index
+
+
+def _index_exists(index) -> bool:
+    if isinstance(index, SqliteCatalogIndex):
+        return index.path.exists()
+    return bool(index.client.indices.exists_alias(name=index.alias))
+
+
+def test_check_creates_nothing(unmade_index):
+    with pytest.raises(LookupError, match="run `opendata init`"):
+        unmade_index.check()
+    assert not _index_exists(unmade_index)
+
+
+def test_check_counts_the_datasets(loaded):
+    assert "4 datasets" in loaded.check()
 
 
 def test_ensure_is_idempotent(index):

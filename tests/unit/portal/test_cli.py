@@ -1,12 +1,18 @@
+import os
+
+import click
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select
 
 from catalog.backends import Backends
+from catalog.db import create_database_engine
 from catalog.models import ApiToken, AuditEvent, Membership, User
 from catalog.services.users import hash_token
 from portal.cli import main
 from portal.settings import Settings
+
+REDIS_URL = os.environ.get("OPENDATA_TEST_REDIS_URL")
 
 
 @pytest.fixture
@@ -130,22 +136,121 @@ def test_check_reports_the_embedded_queue(environment):
     assert "ok" in queue_line and "queue.db" in queue_line
 
 
+def line_of(result, first_word: str) -> str:
+    return next(line for line in result.output.splitlines() if line.split()[:1] == [first_word])
+
+
 def test_check_creates_nothing(environment, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     instance = tmp_path / "instance"
-    instance.mkdir()
-    before = sorted(tmp_path.rglob("*"))
     result = run(
         {**environment, "OPENDATA_DATABASE_URL": f"sqlite:///{instance / 'catalog.db'}"},
         "check",
         env={"OPENDATA_STORAGE_URL": "file:relative"},
     )
     assert result.exit_code == 1
-    # The secret key is a setting, generated on first read; every backend is left alone.
-    assert sorted(tmp_path.rglob("*")) == [*before, instance / "secret_key"]
+    # Not even the instance folder with a secret key: `opendata init` makes that.
+    assert list(tmp_path.iterdir()) == []
+    assert "(not yet generated: run `opendata init`)" in line_of(result, "secret_key")
     for port in ("database", "object", "search", "queue"):
-        line = next(line for line in result.output.splitlines() if line.split()[:1] == [port])
+        line = line_of(result, port)
         assert "FAILED" in line and "run `opendata init`" in line
+
+
+def test_check_leaves_the_tables_of_an_empty_database_to_init(environment, tmp_path):
+    database = tmp_path / "empty.db"
+    database.touch()
+    result = run(environment, "check", env={"OPENDATA_DATABASE_URL": f"sqlite:///{database}"})
+    assert result.exit_code == 1
+    assert "FAILED" in line_of(result, "records")
+    with create_database_engine(f"sqlite:///{database}").connect() as connection:
+        assert connection.exec_driver_sql("SELECT name FROM sqlite_master").all() == []
+
+
+def test_check_tries_the_rate_limit_storage_when_one_is_set(environment):
+    run(environment, "init")
+    assert "rate" not in run(environment, "check").output.split()
+    result = run(
+        environment, "check", env={"OPENDATA_RATE_LIMIT_STORAGE_URL": "redis://:pw@127.0.0.1:1"}
+    )
+    assert result.exit_code == 1
+    line = line_of(result, "rate")
+    assert "FAILED" in line and "redis://:***@127.0.0.1:1" in line and "pw" not in line
+    memory = run(environment, "check", env={"OPENDATA_RATE_LIMIT_STORAGE_URL": "memory://"})
+    assert memory.exit_code == 0, memory.output
+    assert "ok" in line_of(memory, "rate")
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="OPENDATA_TEST_REDIS_URL is not set")
+def test_check_says_which_redis_holds_the_rate_limits(environment):
+    run(environment, "init")
+    result = run(environment, "check", env={"OPENDATA_RATE_LIMIT_STORAGE_URL": REDIS_URL})
+    assert result.exit_code == 0, result.output
+    assert "ok" in line_of(result, "rate") and "Redis" in line_of(result, "rate")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["init"], ["demo"], ["grant", "list", "x"], ["token", "list", "--user", "admin"]],
+)
+def test_a_database_that_does_not_answer_is_one_line(environment, command):
+    url = "postgresql+psycopg://nobody:secret-pw@127.0.0.1:1/none"
+    result = run(environment, *command, env={"OPENDATA_DATABASE_URL": url})
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    [line] = result.output.splitlines()
+    assert line.startswith("Error: ")
+    assert "postgresql+psycopg://nobody:***@127.0.0.1:1/none" in line and "secret-pw" not in line
+    assert "Connection refused" in line
+
+
+# The commands that need no catalog database, or that create it.
+WITHOUT_DATABASE = {"check", "demo", "harvest types", "init", "settings", "uploads clean"}
+
+
+def _commands(group: click.Group, prefix: str = ""):
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from _commands(command, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command
+
+
+def _placeholders(command: click.Command) -> list[str]:
+    """Values for a command's required parameters, enough to get past their parsing."""
+    args = []
+    for param in command.params:
+        value = param.type.choices[0] if isinstance(param.type, click.Choice) else "x"
+        if isinstance(param, click.Argument):
+            args += [value] * max(param.nargs, 0)
+        elif param.required:
+            args += [param.opts[0], value]
+    return args
+
+
+DATABASE_COMMANDS = {name: c for name, c in _commands(main) if name not in WITHOUT_DATABASE}
+
+
+def test_the_commands_without_database_exist():
+    assert WITHOUT_DATABASE.issubset(name for name, _ in _commands(main))
+
+
+@pytest.mark.parametrize("name", sorted(DATABASE_COMMANDS))
+def test_every_command_on_the_database_refuses_an_uninitialised_instance(tmp_path, name):
+    instance = tmp_path / "fresh"
+    result = CliRunner().invoke(
+        main,
+        [*name.split(), *_placeholders(DATABASE_COMMANDS[name])],
+        env={"OPENDATA_INSTANCE_PATH": str(instance)},
+        input="password-123\npassword-123\n",
+    )
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    # After any password prompt, which click asks while it reads the options.
+    refusal = result.output.splitlines()[-1]
+    assert refusal.startswith("Error: the catalog database is not ready: ")
+    assert refusal.endswith("run `opendata init`")
+    assert not (instance / "catalog.db").exists() and not (instance / "queue.db").exists()
 
 
 @pytest.mark.parametrize(
@@ -163,7 +268,7 @@ def test_check_creates_nothing(environment, tmp_path, monkeypatch):
 )
 @pytest.mark.parametrize("command", ["check", "init", "serve"])
 def test_every_command_stops_at_a_bad_setting(environment, monkeypatch, command, name, value):
-    monkeypatch.setattr("waitress.serve", _must_not_serve)
+    monkeypatch.setattr("waitress.create_server", _must_not_serve)
     result = run(environment, command, env={name: value})
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: bad setting: {name} (from environment variable")
@@ -175,7 +280,7 @@ def test_a_boolean_is_not_a_number_in_the_config_file(environment, tmp_path):
     (tmp_path / "instance" / "opendata.toml").write_text("harvest_timeout_seconds = true\n")
     result = run(environment, "check")
     assert result.exit_code == 1
-    assert "bad setting: OPENDATA_HARVEST_TIMEOUT_SECONDS" in result.output
+    assert "bad setting: harvest_timeout_seconds (from " in result.output
 
 
 def test_a_misspelt_variable_is_warned_about(environment):

@@ -1,5 +1,8 @@
 """``opendata serve``: where it listens, when it refuses to start, its debug server."""
 
+import socket
+from types import SimpleNamespace
+
 import pytest
 from click.testing import CliRunner
 from flask import Flask
@@ -10,13 +13,22 @@ EVERY_INTERFACE = "0.0.0.0"  # noqa: S104 - what the tests expect a container to
 
 
 @pytest.fixture
-def served(monkeypatch):
-    """What ``serve`` would hand waitress or Flask's development server, without serving."""
-    calls = []
-    monkeypatch.setattr("waitress.serve", lambda app, **options: calls.append(options))
-    monkeypatch.setattr(Flask, "run", lambda app, **options: calls.append(options))
+def keep_signals(monkeypatch):
     # serve makes SIGTERM end it; keep the test process's own handler.
     monkeypatch.setattr("signal.signal", lambda *args: None)
+
+
+@pytest.fixture
+def served(monkeypatch, keep_signals):
+    """What ``serve`` would hand waitress or Flask's development server, without serving."""
+    calls = []
+
+    def create_server(app, **options):
+        calls.append(options)
+        return SimpleNamespace(run=lambda: None)
+
+    monkeypatch.setattr("waitress.create_server", create_server)
+    monkeypatch.setattr(Flask, "run", lambda app, **options: calls.append(options))
     return calls
 
 
@@ -84,6 +96,23 @@ def test_a_schema_behind_the_code_is_not_served(tmp_path, served):
     assert result.exit_code == 1
     assert "schema 0001_old" in result.output and "run `opendata init`" in result.output
     assert served == []
+
+
+def test_a_port_in_use_is_a_clear_error_before_the_worker_starts(environment, keep_signals):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = serve({**environment, "OPENDATA_EMBEDDED_WORKER": "true"}, "--port", str(port))
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot listen on 127.0.0.1:{port}: port {port} is in use\n"
+
+
+def test_a_host_that_does_not_resolve_is_a_clear_error(environment, keep_signals):
+    result = serve(environment, "--host", "no-such-host.invalid")
+    assert result.exit_code == 1
+    assert "cannot listen on no-such-host.invalid:5000: " in result.output
+    assert isinstance(result.exception, SystemExit)
 
 
 def test_debug_is_the_development_server_without_its_reloader(environment, served):
