@@ -1,66 +1,63 @@
 """Every route asks the access policy: a walk over the app's url_map with hidden objects.
 
-The world: a department ("owner") with a 不予开放 + 不予共享 dataset, a draft and a
-有条件开放 + 有条件共享 dataset, each holding a CSV file stored twice (two versions, its
-records loaded) and a grant to a third department; the department's harvest source and
-job, an export job and an API token of its editor. The callers: anonymous, a logged-in
-public user and an admin of another department (the strongest outsider) with tokens, and
-that outsider again by session cookie.
+The world (policy_walk_world) holds six datasets of one department: 不予开放 + 不予共享, a
+draft, a withdrawn one, 有条件开放 + 有条件共享, 不予开放 + 无条件共享 and 不予开放 +
+有条件共享, each with files, records and a grant, and the department's other objects. Each
+caller, the public and other departments' members alike, may have of each dataset nothing,
+its metadata, or its data too, as the policy's table says: no grant a caller holds opens
+anything (they ran out, or lie where the rules leave nothing to grants).
 
-For a rule whose arguments name a hidden object, each method it allows is sent with the
-hidden object's identifiers and again with absent ones of the same length (the "twin"): a
-hidden object must look exactly like one that does not exist, so both get the same refusal.
-No answer may name anything hidden and nothing stored may change. The 有条件开放 dataset's
-data paths refuse, and no path gives its rows, file links or checksums. Rules without
-object arguments must not list anything hidden. Every rule is in ROUTES or EXEMPT
+For a rule whose arguments name a dataset the caller may not know of, or another hidden
+object, each method it allows is sent with the object's identifiers and again with absent
+ones of the same length (the "twin"): a hidden object must look exactly like one that does
+not exist, so both get the same refusal. A dataset the caller may only see refuses its data
+paths; every dataset refuses the caller's writes. No answer may name what the caller may not
+have, and nothing stored may change but what a permitted download counts. Rules without
+object arguments must not list anything hidden. The searches (REST, the portal's page,
+package_search), with filters that select the hidden datasets, neither list nor count them,
+and no department, theme or catalog figure counts them. Every rule is in ROUTES or EXEMPT
 (test_every_rule_is_walked), so a new route fails until it joins the walk.
 """
 
-import io
+import html
 import json
 import re
-import uuid
+from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from sqlalchemy import select
 
 import api.ckan.resources  # noqa: F401 - importing it registers the Action API's actions
 from api.ckan.registry import ACTIONS
-from api.context import SESSION_USER_KEY
-from api.uploads.resources import LOADER
-from catalog.backends import Backends
-from catalog.db import session_factory
-from catalog.exports import ExportOptions
-from catalog.interfaces import RecordQuery
-from catalog.models import Base, ResourceVersion
-from catalog.records.sql import SqlRecordStore
-from catalog.search.sqlite import SqliteCatalogIndex
-from catalog.services import users
-from catalog.services.departments import ensure_licenses
-from catalog.services.export_jobs import plan_export, request_export_job, run_export_job
-from catalog.services.harvest import SourceValues, create_source, request_job
-from catalog.services.search import add_synonyms
-from catalog.services.upload_confirm import Confirmation, confirm_upload
-from catalog.services.upload_files import IncomingFile
-from catalog.services.uploads import Uploads, stage_upload
-from catalog.storage.local import LocalObjectStore
-from catalog.vocab import Role
-from harvesters.specs import check_spec
+from api.ckan.search import CKAN_FILTERS
+from catalog.filters import DATASET_FILTERS
+from catalog.vocab import OpenType
 from portal.indexing import drain
-from portal.settings import Settings
-from tests import factories
+from tests.functional.policy_walk_world import (
+    ABSENT,
+    DATA,
+    HIDDEN_SLUG,
+    KINDS,
+    METADATA,
+    OWNER,
+    TITLE_WORD,
+    Subject,
+    World,
+    build_world,
+    stored_state,
+)
 
 READS = frozenset({"GET", "HEAD"})
 # A hidden object may be refused in these ways, provided its twin is refused alike (409 is
 # the Action API's Validation Error).
 REFUSALS = frozenset({400, 401, 403, 404, 405, 409, 415, 422})
-CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value=")[^"]+')
 ARGUMENT = re.compile(r"<(?:[^<>]*:)?(\w+)>")
+# What a download the caller may make writes: its audit event, its count and the search
+# index's refresh of the dataset's download total.
+DOWNLOAD_WRITES = frozenset({"audit_events", "download_counts", "search_outbox"})
 
 
 # --- the rules -------------------------------------------------------------------------------
@@ -73,15 +70,14 @@ class Route:
     # dataset; harvest_source, harvest_job, export_job, token (the owning department's);
     # department, synonym (public objects); nothing (a list); action (the Action API's)
     names: str
-    data: bool = False  # fetches data: refused for the 有条件开放 dataset
+    data: bool = False  # fetches data: refused to those who may only see the metadata
     body: dict | bytes | None = None  # sent by POST and PATCH: JSON, or a file's bytes
     query: str = ""
 
 
-HIDDEN_SLUG = "hidden-roster"
 STAGED = {"token": "x" * 40}  # a staged upload's token: the callers never staged one
 # Valid but for who sends it: it must not tell that the slug is taken.
-NEW_DATASET = {"slug": HIDDEN_SLUG, "title": "新数据集", "department": "owner"}
+NEW_DATASET = {"slug": HIDDEN_SLUG, "title": "新数据集", "department": OWNER}
 NEW_DATASET |= {"open_type": "unconditional", "share_type": "unconditional"}
 ROUTES = {
     # REST v1: datasets, their resources, files, versions, uploads, records and grants
@@ -174,7 +170,7 @@ def _case(rule: str, subject: str, case_id: str = ""):
     return pytest.param(rule, subject, id=case_id or f"{rule}-{subject}")
 
 
-SUBJECTS = ("hidden", "draft", "conditional")
+SUBJECTS = tuple(KINDS)
 # A rule naming a dataset is walked with each; any other once, named by the rule alone.
 RULE_CASES = [
     _case(rule, subject) if route.names == "dataset" else _case(rule, "hidden", rule)
@@ -185,212 +181,13 @@ RULE_CASES = [
 ACTION_CASES = [_case(name, subject) for name in ACTIONS for subject in SUBJECTS]
 
 
-# --- the world -------------------------------------------------------------------------------
-
-
-@dataclass
-class Subject:
-    """A dataset of the owning department, its stored CSV file and what must not leak."""
-
-    slug: str
-    dataset_id: str
-    resource_id: str
-    grant_id: str
-    title: str
-    tag: str
-    secrets: dict[str, str]  # its data, by what it is: rows, checksums, keys, file links
-
-
-@dataclass
-class Caller:
-    client: Any
-    headers: dict[str, str]
-    csrf_token: str
-
-
-@dataclass
-class World:
-    backends: Backends
-    objects_root: Path
-    rules: dict[str, tuple[set[str], bool]]  # rule -> the methods it allows, is it a page
-    callers: dict[str, Caller]
-    subjects: dict[str, Subject]
-    objects: dict[str, str]  # route names -> id of the owning department's hidden object
-    twins: dict[str, str]  # every hidden identifier -> an absent one of the same shape
-    hidden: dict[str, str]  # what no caller here may read of the hidden objects
-    data: dict[str, str]  # the 有条件开放 dataset's data
-    state: tuple = ()  # what is stored, as the last call left it
-
-
-def _store(session, uploads, actor, slug: str, content: bytes, resource_id=None):
-    def receive():
-        return IncomingFile(io.BytesIO(content), "名册.csv", "text/csv")
-
-    token = stage_upload(session, actor, uploads, slug, receive).token
-    confirmed = confirm_upload(session, actor, uploads, slug, Confirmation(token), resource_id)
-    return confirmed.resource
-
-
-def _subject(session, uploads, editor, owner, key, slug, title, **kinds) -> Subject:
-    tag = f"tag-{key}"
-    dataset = factories.make_dataset(session, owner, slug=slug, title=title, tags=[tag], **kinds)
-    grant = factories.grant_to_department(session, dataset, factories.make_department(session))
-    csv = "name,count\n" + "".join(f"ROW-{key}-{n},{n}\n" for n in range(3))
-    resource = _store(session, uploads, editor, slug, csv.encode())
-    _store(session, uploads, editor, slug, (csv + f"ROW-{key}-3,3\n").encode(), resource.id)
-    secrets = {f"{key} rows": f"ROW-{key}-", f"{key} file link": f"{resource.id}/download"}
-    secrets[f"{key} version links"] = f"{resource.id}/versions/"
-    for v in session.scalars(select(ResourceVersion).filter_by(resource_id=resource.id)):
-        secrets[f"{key} v{v.version} sha256"] = v.sha256
-        secrets[f"{key} v{v.version} key"] = v.storage_key
-    return Subject(slug, dataset.id, resource.id, grant.id, title, tag, secrets)
-
-
-def _absent_like(value: str) -> str:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return "x" * len(value)
-    return str(uuid.uuid4())
-
-
 @pytest.fixture(scope="module")
 def world(database_engine, tmp_path_factory) -> World:
     """The world, built once per database: the walk only reads it, or must."""
-    folder = tmp_path_factory.mktemp("walk")
-    with database_engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
-    backends = Backends(
-        engine=database_engine,
-        sessions=session_factory(database_engine),
-        object_store=LocalObjectStore(folder / "objects"),
-        catalog_index=SqliteCatalogIndex(folder / "search.db"),
-        record_store=SqlRecordStore(database_engine),
-    )
-    backends.catalog_index.ensure()
-    settings = Settings.load(
-        environ={},
-        overrides={
-            "instance_path": str(folder / "instance"),
-            "database_url": database_engine.url.render_as_string(hide_password=False),
-            "storage_url": (folder / "objects").as_uri(),
-            "search_url": f"sqlite:///{folder / 'search.db'}",
-            "secret_key": "test-secret-key",
-            "rate_limit": "1000000/minute",  # the walk sends thousands of requests
-        },
-        testing=True,
-    )
-    from portal.app import create_app
-
-    app = create_app(settings, backends)
-    with backends.sessions() as session:
-        ensure_licenses(session)
-        session.commit()
-        world = _populate(session, backends, app, settings)
-    drain(backends)  # lists and search answer from the index: the hidden must be in it
+    world = build_world(database_engine, tmp_path_factory.mktemp("walk"))
+    drain(world.backends)  # lists and search answer from the index: the hidden must be in it
     world.state = stored_state(world)
     return world
-
-
-def _populate(session, backends, app, settings) -> World:
-    owner = factories.make_department(session, slug="owner", name="数据所有部门")
-    other = factories.make_department(session, slug="other", name="其他部门")
-    steward = factories.make_user(session, "owner-editor", department=owner, role=Role.EDITOR)
-    public = factories.make_user(session, name="public-user")
-    outsider = factories.make_user(session, "outsider", department=other, role=Role.ADMIN)
-    editor = users.actor_for_user(session, steward)
-    uploads = Uploads(
-        backends.object_store,
-        backends.record_store,
-        app.extensions[LOADER],
-        settings.secret_key,
-        settings.max_upload_bytes,
-    )
-    subjects = {
-        "hidden": _subject(
-            session, uploads, editor, owner, "HID", HIDDEN_SLUG, "机密人员名册",
-            open_type="not_open", share_type="not_shared",
-        ),
-        "draft": _subject(
-            session, uploads, editor, owner, "DRF", "draft-roster", "草稿人员名册", state="draft"
-        ),
-        "conditional": _subject(
-            session, uploads, editor, owner, "CND", "conditional-roster", "申请开放的名册",
-            open_type="conditional", share_type="conditional",
-        ),
-    }  # fmt: skip
-    source = create_source(
-        session,
-        editor,
-        "owner",
-        SourceValues(name="机密采集源", kind="ckan", url="https://hidden-source.example.org"),
-        check_spec,
-    )
-    harvest_job = request_job(session, editor, source.id)
-    plan = plan_export(
-        session, backends.record_store, editor, HIDDEN_SLUG, subjects["hidden"].resource_id,
-        RecordQuery(), export_format="csv", max_direct_rows=1, as_job=True,
-    )  # fmt: skip
-    export_job, _new = request_export_job(
-        session, editor, plan, RecordQuery(), export_format="csv", options=ExportOptions()
-    )
-    run_export_job(backends, export_job.id)
-    token, _text = users.create_token(session, factories.SYSTEM, steward)
-    objects = {
-        "harvest_source": source.id,
-        "harvest_job": harvest_job.id,
-        "export_job": export_job.id,
-        "token": token.id,
-    }
-    hidden = {"source name": source.name, "source url": source.url, "token": token.prefix}
-    hidden |= {f"{name} id": object_id for name, object_id in objects.items()}
-    for key in ("hidden", "draft"):
-        found = subjects[key]
-        hidden |= {f"{key} title": found.title, f"{key} slug": found.slug, f"{key} tag": found.tag}
-        hidden |= {f"{key} id": found.dataset_id, f"{key} resource id": found.resource_id}
-        hidden |= {f"{key} grant id": found.grant_id, **found.secrets}
-    identifiers = [*objects.values()] + [
-        getattr(subjects[key], name)
-        for key in ("hidden", "draft")
-        for name in ("slug", "dataset_id", "resource_id", "grant_id")
-    ]
-    # The synonym list is public: a set of it is no secret, only sysadmins change it.
-    objects["synonym"] = str(add_synonyms(session, factories.SYSTEM, ["名册", "名录"]).id)
-    return World(
-        backends=backends,
-        objects_root=backends.object_store.root,
-        rules=_rules(app),
-        callers={
-            "anonymous": _caller(app, {}),
-            "public": _caller(app, factories.bearer(factories.token_for(session, public))),
-            "outsider": _caller(app, factories.bearer(factories.token_for(session, outsider))),
-            "outsider-session": _caller(app, {}, outsider.id),
-        },
-        subjects=subjects,
-        objects=objects,
-        twins={value: _absent_like(value) for value in identifiers},
-        hidden=hidden,
-        data=subjects["conditional"].secrets,
-    )
-
-
-def _caller(app, headers: dict[str, str], session_user: str | None = None) -> Caller:
-    client = app.test_client()
-    if session_user is not None:
-        with client.session_transaction() as cookie:
-            cookie[SESSION_USER_KEY] = session_user
-    login = client.get("/login").get_data(as_text=True)
-    return Caller(client, headers, CSRF_FIELD.search(login).group(1))
-
-
-def _rules(app) -> dict[str, tuple[set[str], bool]]:
-    rules: dict[str, tuple[set[str], bool]] = {}
-    for rule in app.url_map.iter_rules():
-        methods, page = rules.get(rule.rule, (set(), False))
-        methods |= set(rule.methods or ()) - {"OPTIONS"}
-        rules[rule.rule] = (methods, page or rule.endpoint.startswith("pages."))
-    return rules
 
 
 # --- sending and judging ---------------------------------------------------------------------
@@ -421,9 +218,9 @@ def send(world: World, call: Call):
     return caller.client.open(call.path, **options)
 
 
-def swap(world: World, text: str) -> str:
-    """The text with every hidden identifier in it replaced by its absent twin."""
-    for value, twin in world.twins.items():
+def swap(world: World, caller: str, text: str) -> str:
+    """The text with every identifier hidden from the caller replaced by its absent twin."""
+    for value, twin in world.twins_of(caller).items():
         text = text.replace(value, twin)
     return text
 
@@ -431,32 +228,15 @@ def swap(world: World, text: str) -> str:
 def twin_of(world: World, call: Call) -> Call:
     body = call.body
     if isinstance(body, dict):
-        body = json.loads(swap(world, json.dumps(body, ensure_ascii=False)))
-    return Call(call.caller, call.method, swap(world, call.path), body, call.form)
+        body = json.loads(swap(world, call.caller, json.dumps(body, ensure_ascii=False)))
+    path = swap(world, call.caller, call.path)
+    return Call(call.caller, call.method, path, body, call.form)
 
 
-ROW_QUERIES = [
-    select(*(c for c in table.columns if c.name != "last_used_at"))
-    for table in Base.metadata.sorted_tables
-]
-
-
-def stored_state(world: World) -> tuple:
-    """Every catalog row (but when tokens were last used), the records of the datasets' files
-    and the object store's keys: what a refused request must leave as it was."""
-    with world.backends.engine.connect() as connection:
-        rows = [sorted(map(repr, connection.execute(query))) for query in ROW_QUERIES]
-    records = [
-        world.backends.record_store.query(s.resource_id, RecordQuery(limit=1)).total
-        for s in world.subjects.values()
-    ]
-    return rows, records, sorted(map(str, world.objects_root.rglob("*")))
-
-
-def _seen(response, world: World | None = None) -> tuple:
-    """What a caller can tell of an answer, with the hidden identifiers swapped for their
-    twins when ``world`` is given, to compare it with the answer to absent ones."""
-    change = (lambda text: swap(world, text)) if world else (lambda text: text)
+def _seen(response, world: World | None = None, caller: str = "") -> tuple:
+    """What a caller can tell of an answer, with the identifiers hidden from them swapped
+    for their twins when ``world`` is given, to compare it with the answer to absent ones."""
+    change = (lambda text: swap(world, caller, text)) if world else (lambda text: text)
     body = change(CSRF_VALUE.sub(r"\1", response.get_data(as_text=True)))
     names = ("Content-Type", "Content-Length", "Location", "WWW-Authenticate")
     return response.status_code, [change(response.headers.get(n, "")) for n in names], body
@@ -467,26 +247,27 @@ def _forms(secret: str) -> tuple[str, ...]:
 
 
 def named(world: World, call: Call, response) -> list[str]:
-    """What the answer's body or headers give away of the hidden objects and the
-    conditional data, plainly or escaped. What the request itself carries is no secret to
-    its caller: a page's login link or search box may repeat it."""
+    """What the answer's body or headers give away of what the caller may not have, plainly
+    or escaped. What the request itself carries is no secret to its caller: a page's login
+    link or search box may repeat it."""
     sent = f"{call.path} {call.body!r}"
     text = response.get_data(as_text=True) + str(response.headers)
     return [
         what
-        for what, secret in (world.hidden | world.data).items()
+        for what, secret in world.secrets(call.caller).items()
         if not any(form in sent for form in _forms(secret))
         and any(form in text for form in _forms(secret))
     ]
 
 
-def _judged(world: World, call: Call, wrong: list[str], response) -> list[str]:
+def _judged(world: World, call: Call, wrong: list[str], response, may_write=frozenset()):
     if secrets := named(world, call, response):
         wrong.append(f"gives away {', '.join(secrets)}")
     # One call's state after is the next one's before: the calls are all that write.
     before, world.state = world.state, stored_state(world)
-    if world.state != before:
-        wrong.append("changed what is stored")
+    changed = [name for name in before if before[name] != world.state[name]]
+    if set(changed) - may_write:
+        wrong.append(f"changed what is stored ({', '.join(changed)})")
     excerpt = f"{response.status_code} {response.get_data(as_text=True)[:160]!r}"
     return [f"{call}: {'; '.join(wrong)} -> {excerpt}"] if wrong else []
 
@@ -498,22 +279,27 @@ def judge_hidden(world: World, call: Call, allowed) -> list[str]:
     wrong = []
     if response.status_code not in allowed:
         wrong.append(f"answered {response.status_code}")
-    elif _seen(response, world) != _seen(twin):
+    elif _seen(response, world, call.caller) != _seen(twin):
         wrong.append(f"unlike absent ones ({twin.status_code} {twin.get_data()[:160]!r})")
     return _judged(world, call, wrong, response)
 
 
-def judge_visible(world: World, call: Call, refuse: bool) -> list[str]:
-    """An answer about what the caller may see (a list, a department, the 有条件开放
-    dataset) names nothing hidden and no conditional data; with ``refuse`` (a write, a data
-    path) it is a refusal."""
+def judge_visible(world: World, call: Call, refuse: bool, fetches: bool = False) -> list[str]:
+    """An answer about what the caller may see (a list, a department, a dataset) names
+    nothing the caller may not have; with ``refuse`` (a write, a data path of a dataset
+    whose data the caller may not fetch) it is a refusal. A download the caller may make
+    (``fetches``) may count itself."""
     response = send(world, call)
     wrong = []
     if refuse and not 400 <= response.status_code < 500:
         wrong.append(f"not refused: {response.status_code}")
     elif response.status_code >= 500:
         wrong.append(f"failed: {response.status_code}")
-    return _judged(world, call, wrong, response)
+    if fetches:
+        # Any later write that succeeds drains the outbox of the download's count: drain
+        # it now, or that write would seem to change it.
+        drain(world.backends)
+    return _judged(world, call, wrong, response, DOWNLOAD_WRITES if fetches else frozenset())
 
 
 def _report(wrong: list[str], calls: int) -> str:
@@ -531,15 +317,16 @@ def _paths(world: World, rule: str, route: Route, subject: Subject) -> list[str]
     values = {"slug": subject.slug, "resource_id": subject.resource_id, "version": "1"}
     values |= {"grant_id": subject.grant_id, "upload": "no-such-upload"}
     if route.names == "department":
-        values["slug"] = "owner"
+        values["slug"] = OWNER
     if route.names in ARGUMENT_OF:
         values[ARGUMENT_OF[route.names]] = world.objects[route.names]
     extensions = ("ttl", "rdf", "jsonld") if "<any(" in rule else ("",)
     paths = [_fill(rule, {**values, "extension": extension}) for extension in extensions]
     if route.query:
         return [f"{path}?{route.query}" for path in paths]
-    if route.names == "nothing":  # a list is also searched for the hidden title
-        return paths + [f"{path}?{urlencode({'q': subject.title})}" for path in paths]
+    if route.names == "nothing":  # a list is also searched for the hidden title, and for all
+        queries = [urlencode({"q": words}) for words in (subject.title, TITLE_WORD)]
+        return paths + [f"{path}?{query}" for path in paths for query in queries]
     return paths
 
 
@@ -547,6 +334,21 @@ def test_every_rule_is_walked(world):
     rules, listed = set(world.rules), set(ROUTES) | set(EXEMPT)
     assert sorted(rules - listed) == [], "add these routes to ROUTES, or to EXEMPT with why"
     assert sorted(listed - rules) == [], "these routes are gone: drop them here"
+
+
+def _judge_route(world: World, call: Call, route: Route, level: str) -> list[str]:
+    writes = call.method not in READS
+    if level == METADATA:
+        return judge_visible(world, call, refuse=route.data or writes)
+    if level == DATA:
+        return judge_visible(world, call, refuse=writes, fetches=route.data)
+    if route.names in PUBLIC and not writes:
+        return judge_visible(world, call, refuse=False)
+    if route.names in PUBLIC:
+        # A write on a public route (a login, a dataset for the owning department) answers
+        # alike for hidden and absent names.
+        return judge_hidden(world, call, allowed=range(200, 500))
+    return judge_hidden(world, call, allowed=REFUSALS)
 
 
 @pytest.mark.parametrize(("rule", "subject"), RULE_CASES)
@@ -557,28 +359,20 @@ def test_every_route_hides_what_the_caller_may_not_see(world, rule, subject):
     form = page and rule != "/logout"
     wrong, calls = [], 0
     for caller in world.callers:
+        # A rule naming no dataset names the owning department's hidden objects, or none.
+        level = world.level(subject, caller) if route.names == "dataset" else ABSENT
         for method in sorted(methods):
             body = route.body if method in ("POST", "PATCH") else None
             for path in _paths(world, rule, route, target):
-                call = Call(caller, method, path, body, form)
                 calls += 1
-                if subject == "conditional":
-                    refuse = route.data or method not in READS
-                    wrong += judge_visible(world, call, refuse)
-                elif route.names in PUBLIC and method in READS:
-                    wrong += judge_visible(world, call, refuse=False)
-                elif route.names in PUBLIC:
-                    # A write on a public route (a login, a dataset for the owning
-                    # department) answers alike for hidden and absent names.
-                    wrong += judge_hidden(world, call, allowed=range(200, 500))
-                else:
-                    wrong += judge_hidden(world, call, allowed=REFUSALS)
+                wrong += _judge_route(world, Call(caller, method, path, body, form), route, level)
     assert not wrong, _report(wrong, calls)
 
 
 @pytest.mark.parametrize(("name", "subject"), ACTION_CASES)
 def test_every_action_hides_what_the_caller_may_not_see(world, name, subject):
     target = world.subjects[subject]
+    writes = not ACTIONS[name].side_effect_free
     wrong, calls = [], 0
     # Both Action API rules: one with the dataset's slug as the id, one with its file's id.
     for rule, identifier in (("/api/3/action/", target.slug), ("/api/action/", target.resource_id)):
@@ -587,22 +381,187 @@ def test_every_action_hides_what_the_caller_may_not_see(world, name, subject):
             "name": target.slug,
             "package_id": target.slug,
             "resource_id": target.resource_id,
-            "owner_org": "owner",
+            "owner_org": OWNER,
             "private": "true",
             "title": "改名",
             "q": target.title,
             "url": "https://example.org/new.csv",
         }
         for caller in world.callers:
+            level = world.level(subject, caller)
             for call in (
                 Call(caller, "GET", f"{rule}{name}?{urlencode(params)}"),
                 Call(caller, "POST", f"{rule}{name}", params),
             ):
                 calls += 1
-                if subject == "conditional":
-                    refuse = name in DATA_ACTIONS or not ACTIONS[name].side_effect_free
-                    wrong += judge_visible(world, call, refuse)
-                else:
+                if level == ABSENT:
                     # Lists, searches and help answer 200 alike for hidden and absent names.
                     wrong += judge_hidden(world, call, allowed=REFUSALS | {200})
+                else:
+                    fetches = name in DATA_ACTIONS
+                    refuse = writes or (fetches and level == METADATA)
+                    wrong += judge_visible(world, call, refuse, fetches and level == DATA)
+    assert not wrong, _report(wrong, calls)
+
+
+# --- searches and counts ---------------------------------------------------------------------
+
+# Portal search page: the total, and each facet's section title, value labels and counts.
+PAGE_TOTAL = re.compile(r"共 <strong>([\d,]+)</strong> 个数据集")
+PAGE_FACET = re.compile(r'<h3 class="facet__title">([^<]*)</h3>(.*?)</section>', re.S)
+PAGE_FACET_VALUE = re.compile(
+    r'<span class="facet__label">(?:<span class="visually-hidden">[^<]*</span>)?([^<]*)</span>'
+    r'\s*<span class="facet__count">([\d,]+)</span>'
+)
+CKAN_NAMES = {dataset_filter.param: name for name, dataset_filter in CKAN_FILTERS.items()}
+SEARCHES = ("/api/v1/datasets", "/datasets", "package_search", "package_search private")
+
+
+def _searches(world: World) -> list[tuple[dict[str, list[str]], str]]:
+    """(filters, words) that find the subjects: their department, theme and format, each
+    one's tag, each one's open and share types, and each one's title."""
+    found = [({"department": [OWNER]}, ""), ({"theme": [world.theme]}, "")]
+    for subject in world.subjects.values():
+        classes = {param: subject.facets[param] for param in ("open_type", "share_type")}
+        found += [({"format": subject.facets["format"]}, ""), ({"tag": [subject.tag]}, "")]
+        found += [(classes, ""), ({}, subject.title)]
+    return list({json.dumps(search, sort_keys=True): search for search in found}.values())
+
+
+def _expected(world: World, government: bool, filters: dict, words: str) -> tuple[int, dict]:
+    """The total and facet counts over the subjects the caller may see that match."""
+    found = [
+        s
+        for s in world.seen_by(government)
+        if words in s.title
+        and all(set(values) & set(s.facets[param]) for param, values in filters.items())
+    ]
+    facets = {
+        f.param: dict(Counter(value for s in found for value in s.facets[f.param]))
+        for f in DATASET_FILTERS
+    }
+    return len(found), {param: counts for param, counts in facets.items() if counts}
+
+
+def _search_path(search: str, filters: dict, words: str) -> str:
+    if search.startswith("/"):
+        return f"{search}?{urlencode({'q': words, 'page_size': 100, **filters}, doseq=True)}"
+    fq = " ".join(f"{CKAN_NAMES[p]}:{value}" for p, values in filters.items() for value in values)
+    params = {"q": words, "fq": fq, "rows": 1000, "facet.field": json.dumps(list(CKAN_FILTERS))}
+    params |= {"include_private": str(search.endswith("private")).lower()}
+    return f"/api/3/action/package_search?{urlencode(params | {'include_drafts': 'true'})}"
+
+
+def _counts(world: World, search: str, response) -> tuple[int, dict]:
+    """The total and facet counts (by filter param and value) an answer gives."""
+    if search == "/datasets":
+        text = response.get_data(as_text=True)
+        params = {f.label: f.param for f in DATASET_FILTERS}
+        values = {(param, label): value for (param, value), label in world.facet_labels.items()}
+        facets = {}
+        for title, section in PAGE_FACET.findall(text):
+            param = params.get(html.unescape(title), title)
+            facets[param] = {
+                values.get((param, html.unescape(label)), label): int(count.replace(",", ""))
+                for label, count in PAGE_FACET_VALUE.findall(section)
+            }
+        return int(PAGE_TOTAL.search(text).group(1).replace(",", "")), facets
+    if search.startswith("/"):
+        body = response.get_json()
+        facets = {
+            p: {c["value"]: c["count"] for c in counts} for p, counts in body["facets"].items()
+        }
+        return body["total"], {param: counts for param, counts in facets.items() if counts}
+    result = response.get_json()["result"]
+    facets = {CKAN_FILTERS[name].param: counts for name, counts in result["facets"].items()}
+    return result["count"], {param: counts for param, counts in facets.items() if counts}
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_searches_neither_list_nor_count_what_the_caller_may_not_see(world, search):
+    """Filters that select the hidden datasets find nothing of them, and no total or facet
+    count tells of them. package_search without include_private answers as to the public;
+    with it (and include_drafts) as to the caller."""
+    wrong, calls = [], 0
+    for caller in world.callers:
+        government = world.callers[caller].government and search != "package_search"
+        for filters, words in _searches(world):
+            call = Call(caller, "GET", _search_path(search, filters, words))
+            calls += 1
+            response = send(world, call)
+            if response.status_code != 200:
+                wrong.append(f"{call}: answered {response.status_code}")
+                continue
+            if secrets := named(world, call, response):
+                wrong.append(f"{call}: gives away {', '.join(secrets)}")
+            expected = _expected(world, government, filters, words)
+            if (counted := _counts(world, search, response)) != expected:
+                wrong.append(f"{call}: counts {counted}, not {expected}")
+    assert not wrong, _report(wrong, calls)
+
+
+def _named(items: list[dict], key: str, value: str) -> dict:
+    return next(item for item in items if item[key] == value)
+
+
+def _figure(pattern: str):
+    """A reader of the number a page shows where ``pattern``'s group stands."""
+    return lambda text: int(re.search(pattern, text, re.S).group(1).replace(",", ""))
+
+
+def _summaries(world: World) -> dict[str, Any]:
+    """Answers that count the datasets of the owning department (all the world holds), and
+    how to read their figures by name from the answer's JSON or page: each is the number of
+    its datasets the caller may see, but the statistics' count by open type."""
+    owner_page = _figure(r"数据集（([\d,]+)）")
+    owner_card = _figure(rf'/departments/{OWNER}">.*?<strong>([\d,]+)</strong> 个数据集')
+    home_datasets = _figure(r'stats__number">([\d,]+)</span><span class="stats__label">数据集<')
+    theme = world.facet_labels["theme", world.theme]
+    home_theme = _figure(rf'themes__name">{theme}</span><span class="themes__count">([\d,]+)<')
+    return {
+        f"/api/v1/departments/{OWNER}": lambda body: {"dataset_count": body["dataset_count"]},
+        "/api/v1/departments?page_size=100": lambda body: {
+            "dataset_count": _named(body, "slug", OWNER)["dataset_count"]
+        },
+        f"/api/3/action/organization_show?id={OWNER}&include_datasets=true": lambda body: {
+            "package_count": body["result"]["package_count"],
+            "packages": len(body["result"]["packages"]),
+        },
+        "/api/3/action/organization_list?all_fields=true": lambda body: {
+            "package_count": _named(body["result"], "name", OWNER)["package_count"]
+        },
+        "/api/3/action/group_list?all_fields=true": lambda body: {
+            "theme's package_count": _named(body["result"], "name", world.theme)["package_count"]
+        },
+        "/api/v1/statistics": lambda body: {
+            "datasets": body["datasets"],
+            "by_department": _named(body["by_department"], "value", OWNER)["count"],
+            "by_open_type": {count["value"]: count["count"] for count in body["by_open_type"]},
+        },
+        f"/departments/{OWNER}": lambda text: {"datasets": owner_page(text)},
+        "/departments": lambda text: {"owner's datasets": owner_card(text)},
+        "/": lambda text: {"datasets": home_datasets(text), "theme's": home_theme(text)},
+    }
+
+
+def test_department_theme_and_catalog_counts_leave_out_what_the_caller_may_not_see(world):
+    wrong, calls = [], 0
+    for caller, seen in world.callers.items():
+        visible = [subject.kind for subject in world.seen_by(seen.government)]
+        by_open_type = {code: sum(kind.open_type == code for kind in visible) for code in OpenType}
+        for path, figures_of in _summaries(world).items():
+            call = Call(caller, "GET", path)
+            calls += 1
+            response = send(world, call)
+            if secrets := named(world, call, response):
+                wrong.append(f"{call}: gives away {', '.join(secrets)}")
+            json_body = response.mimetype == "application/json"
+            figures = figures_of(
+                response.get_json() if json_body else response.get_data(as_text=True)
+            )
+            expected = {name: len(visible) for name in figures}
+            if "by_open_type" in figures:
+                expected["by_open_type"] = by_open_type
+            if figures != expected:
+                wrong.append(f"{call}: counts {figures}, not {expected}")
     assert not wrong, _report(wrong, calls)
