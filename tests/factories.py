@@ -1,5 +1,6 @@
 """Test data made through the real services, so it is always valid catalog data."""
 
+import io
 import itertools
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from catalog.policy import Actor
 from catalog.services import users
 from catalog.services.datasets import DatasetValues, create_dataset
 from catalog.services.departments import DepartmentValues, create_department
+from catalog.services.resources import ResourceValues, add_resource
 from catalog.vocab import Role, TokenScope
 
 SYSTEM = Actor(name="tests", sysadmin=True)
@@ -109,3 +111,25 @@ def token_for(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def add_table(
+    session: Session, backends, dataset: Dataset, fields, records=(), name="禅城区学生名册"
+):
+    """A CSV resource of ``dataset`` whose records (only ``fields``' values of each) are in
+    the record store, as an import leaves it."""
+    resource = add_resource(
+        session,
+        SYSTEM,
+        backends.object_store,
+        dataset.slug,
+        ResourceValues(name=name, format="CSV", fields=[vars(f) for f in fields]),
+        io.BytesIO(b"name\n"),
+        "data.csv",
+    )
+    backends.record_store.create(resource.id, fields)
+    names = {"_id"} | {f.name for f in fields}
+    backends.record_store.append(
+        resource.id, ({k: v for k, v in row.items() if k in names} for row in records)
+    )
+    return resource

@@ -23,10 +23,9 @@ from sqlalchemy import select, update
 from catalog.interfaces import RecordField
 from catalog.models import AuditEvent, ExportJob, Grant, User, utcnow
 from catalog.services.export_jobs import JOB_DEADLINE, run_export_job
-from catalog.services.resources import ResourceValues, add_resource
 from harvesters.tasks import QueueWorker
 from tests.factories import (
-    SYSTEM,
+    add_table,
     bearer,
     grant_to_user,
     make_dataset,
@@ -62,21 +61,6 @@ def rows():
         }
 
 
-def add_records(session, backends, dataset, name="禅城区学生名册"):
-    resource = add_resource(
-        session,
-        SYSTEM,
-        backends.object_store,
-        dataset.slug,
-        ResourceValues(name=name, format="CSV", fields=[vars(f) for f in FIELDS]),
-        io.BytesIO(b"name\n"),
-        "data.csv",
-    )
-    backends.record_store.create(resource.id, FIELDS)
-    backends.record_store.append(resource.id, rows())
-    return resource
-
-
 def make_app(settings, backends):
     from portal.app import create_app
 
@@ -94,8 +78,8 @@ def world(session, backends, settings):
     open_data = make_dataset(session, department, slug="pupils")
     conditional = make_dataset(session, department, slug="pupils-c", open_type="conditional")
     grant_to_user(session, conditional, grantee)
-    resource = add_records(session, backends, open_data)
-    granted = add_records(session, backends, conditional)
+    resource = add_table(session, backends, open_data, FIELDS, rows())
+    granted = add_table(session, backends, conditional, FIELDS, rows())
     app = make_app(settings, backends)
     return SimpleNamespace(
         app=app,

@@ -30,7 +30,15 @@ from catalog.services.records import export_to_store
 from catalog.services.resources import ResourceValues, add_resource
 from catalog.services.users import actor_for_user
 from harvesters.tabular.ingest import ingest
-from tests.factories import SYSTEM, bearer, make_dataset, make_department, make_user, token_for
+from tests.factories import (
+    SYSTEM,
+    add_table,
+    bearer,
+    make_dataset,
+    make_department,
+    make_user,
+    token_for,
+)
 
 BUS_STOPS = Path(__file__).parent.parent / "fixtures" / "geo" / "shanghai_bus71_stops.geojson"
 FIELDS = [
@@ -62,33 +70,15 @@ def rows(count=ROWS):
         }
 
 
-def _resource(session, backends, dataset, fields, name="禅城区学生名册", records=()):
-    resource = add_resource(
-        session,
-        SYSTEM,
-        backends.object_store,
-        dataset.slug,
-        ResourceValues(name=name, format="CSV", fields=[vars(f) for f in fields]),
-        io.BytesIO(b"name\n"),
-        "data.csv",
-    )
-    backends.record_store.create(resource.id, fields)
-    names = {"_id"} | {f.name for f in fields}
-    backends.record_store.append(
-        resource.id, ({k: v for k, v in row.items() if k in names} for row in records)
-    )
-    return resource
-
-
 @pytest.fixture
 def world(session, backends):
     department = make_department(session, slug="edu", name="佛山市禅城区教育局")
     steward = make_user(session, department=department, role="editor")
     open_data = make_dataset(session, department, slug="pupils")
-    resource = _resource(session, backends, open_data, FIELDS, records=rows())
-    plain = _resource(session, backends, open_data, FIELDS[2:5], name="学校名单", records=rows(5))
+    resource = add_table(session, backends, open_data, FIELDS, records=rows())
+    plain = add_table(session, backends, open_data, FIELDS[2:5], name="学校名单", records=rows(5))
     hidden_place = [dataclasses.replace(FIELDS[6], sensitive=True), FIELDS[2]]
-    secret_place = _resource(
+    secret_place = add_table(
         session, backends, open_data, hidden_place, name="住址", records=rows(5)
     )
     conditional = make_dataset(session, department, slug="pupils-c", open_type="conditional")
@@ -99,8 +89,8 @@ def world(session, backends):
         "main": resource,
         "plain": plain,
         "secret_place": secret_place,
-        "conditional": _resource(session, backends, conditional, FIELDS, records=rows(3)),
-        "closed": _resource(session, backends, closed, FIELDS, records=rows(3)),
+        "conditional": add_table(session, backends, conditional, FIELDS, records=rows(3)),
+        "closed": add_table(session, backends, closed, FIELDS, records=rows(3)),
     }
     slugs = {"conditional": conditional.slug, "closed": closed.slug}
     return SimpleNamespace(
